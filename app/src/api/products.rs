@@ -1,0 +1,27 @@
+use crate::model::{ApiError, Product, StockInfo};
+use leptos::prelude::*;
+
+#[server(endpoint = "products")]
+pub async fn list_products() -> Result<Vec<Product>, ApiError> {
+    let (backend, parts) = super::ssr::context().await?;
+    backend.products(&parts).await
+}
+
+#[server(endpoint = "product")]
+pub async fn get_product(id: i64) -> Result<Product, ApiError> {
+    let (backend, parts) = super::ssr::context().await?;
+    let product = backend.product(&parts, id).await?;
+    // Outside the sale window the product page is an "access denied" page: say so with 403.
+    if !product.page_accessible() {
+        if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
+            opts.set_status(http::StatusCode::FORBIDDEN);
+        }
+    }
+    Ok(product)
+}
+
+#[server(endpoint = "stock")]
+pub async fn get_stock(id: i64) -> Result<StockInfo, ApiError> {
+    let (backend, parts) = super::ssr::context().await?;
+    backend.stock(&parts, id).await
+}

@@ -1,0 +1,6 @@
+pub mod access_denied;
+pub mod auth;
+pub mod not_found;
+pub mod orders;
+pub mod product;
+pub mod products;

@@ -1,0 +1,249 @@
+//! Typed configuration from the environment (and `.env`). Every knob has a default that runs the
+//! embedded demo; production mode refuses to start without a real secret.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} must be set: {1}")]
+    Missing(&'static str, &'static str),
+    #[error("{name} has an invalid value {value:?}: {why}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        why: String,
+    },
+    #[error("FLASH_CAPTCHA_TEST_ANSWER is only honoured together with FLASH_TEST_MODE=1")]
+    TestAnswerWithoutTestMode,
+}
+
+/// The development secret: usable only outside production, and loudly reported.
+pub const DEV_SECRET: &str = "flash-sale-dev-secret-do-not-use-in-production";
+
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    pub enabled: bool,
+    pub purchase_period: Duration,
+    pub purchase_burst: u32,
+    pub read_period: Duration,
+    pub read_burst: u32,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub database_url: String,
+    pub amqp_url: Option<String>,
+    pub production: bool,
+    pub secret: String,
+    pub previous_secrets: Vec<String>,
+    pub using_dev_secret: bool,
+    pub secure_cookies: bool,
+    pub session_ttl: Duration,
+    pub rate_limits: RateLimits,
+    pub user_interval: Duration,
+    pub captcha_ttl: Duration,
+    pub pass_ttl: Duration,
+    pub test_mode: bool,
+    pub captcha_test_answer: Option<String>,
+    pub demo_data: bool,
+    pub preview: Duration,
+    pub stock_block: i64,
+    pub batch_max: usize,
+    pub batch_linger: Duration,
+    pub max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for Config {
+    // Hand-written so that the secrets never reach a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("database", &redact_url(&self.database_url))
+            .field("amqp", &self.amqp_url.as_deref().map(redact_url))
+            .field("production", &self.production)
+            .field("rate_limits", &self.rate_limits)
+            .field("user_interval", &self.user_interval)
+            .field("test_mode", &self.test_mode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `mysql://user:secret@host/db` → `mysql://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn parse<T: std::str::FromStr>(env: Env, name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match env(name).filter(|v| !v.trim().is_empty()) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
+            name,
+            value: v,
+            why: e.to_string(),
+        }),
+    }
+}
+
+fn flag(env: Env, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match env(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if v.is_empty() => Ok(default),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => Err(ConfigError::Invalid {
+            name,
+            value: v,
+            why: "expected 1/0, true/false, on/off".into(),
+        }),
+    }
+}
+
+fn millis(env: Env, name: &'static str, default_ms: u64) -> Result<Duration, ConfigError> {
+    parse(env, name, default_ms).map(Duration::from_millis)
+}
+
+impl Config {
+    /// Reads the process environment after loading `.env` if there is one.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(&|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(env: Env) -> Result<Self, ConfigError> {
+        let production = env("FLASH_ENV").is_some_and(|v| v.eq_ignore_ascii_case("production"));
+        let (secret, using_dev_secret) = match env("FLASH_SECRET").filter(|s| !s.is_empty()) {
+            Some(s) if s.len() < 32 => {
+                return Err(ConfigError::Invalid {
+                    name: "FLASH_SECRET",
+                    value: "<hidden>".into(),
+                    why: "use at least 32 characters".into(),
+                })
+            }
+            Some(s) => (s, false),
+            None if production => {
+                return Err(ConfigError::Missing(
+                    "FLASH_SECRET",
+                    "production mode needs a secret of 32+ random characters",
+                ))
+            }
+            None => (DEV_SECRET.to_string(), true),
+        };
+        let test_mode = flag(env, "FLASH_TEST_MODE", false)?;
+        let captcha_test_answer = env("FLASH_CAPTCHA_TEST_ANSWER").filter(|a| !a.is_empty());
+        if captcha_test_answer.is_some() && !test_mode {
+            return Err(ConfigError::TestAnswerWithoutTestMode);
+        }
+        let bind = env("LEPTOS_SITE_ADDR")
+            .or_else(|| env("FLASH_BIND"))
+            .unwrap_or_else(|| "127.0.0.1:3000".into());
+        let bind = bind.parse().map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
+            name: "LEPTOS_SITE_ADDR",
+            value: bind.clone(),
+            why: e.to_string(),
+        })?;
+        let rate_limits = RateLimits {
+            enabled: flag(env, "FLASH_RATE_LIMITS", true)?,
+            purchase_period: Duration::from_micros(parse(env, "FLASH_PURCHASE_PERIOD_US", 1000)?),
+            purchase_burst: parse(env, "FLASH_PURCHASE_BURST", 1000)?,
+            read_period: Duration::from_micros(parse(env, "FLASH_READ_PERIOD_US", 1000)?),
+            read_burst: parse(env, "FLASH_READ_BURST", 10_000)?,
+        };
+        if rate_limits.purchase_burst == 0 || rate_limits.read_burst == 0 {
+            return Err(ConfigError::Invalid {
+                name: "FLASH_PURCHASE_BURST/FLASH_READ_BURST",
+                value: "0".into(),
+                why: "a burst must be at least 1 (use FLASH_RATE_LIMITS=off instead)".into(),
+            });
+        }
+        Ok(Config {
+            bind,
+            database_url: env("DATABASE_URL")
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| "sqlite://data/flash-sale.db?mode=rwc".into()),
+            amqp_url: env("AMQP_URL").filter(|u| !u.is_empty()),
+            production,
+            secret,
+            previous_secrets: env("FLASH_PREVIOUS_SECRETS")
+                .map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+                .unwrap_or_default(),
+            using_dev_secret,
+            secure_cookies: flag(env, "FLASH_SECURE_COOKIES", production)?,
+            session_ttl: Duration::from_secs(parse(env, "FLASH_SESSION_TTL_SECS", 7 * 24 * 3600)?),
+            rate_limits,
+            user_interval: millis(env, "FLASH_USER_INTERVAL_MS", 10_000)?,
+            captcha_ttl: millis(env, "FLASH_CAPTCHA_TTL_MS", 120_000)?,
+            pass_ttl: millis(env, "FLASH_PASS_TTL_MS", 60_000)?,
+            test_mode,
+            captcha_test_answer,
+            demo_data: flag(env, "FLASH_DEMO_DATA", !production)?,
+            preview: millis(env, "FLASH_PREVIEW_MS", 15 * 60_000)?,
+            stock_block: parse(env, "FLASH_STOCK_BLOCK", 100i64)?.max(1),
+            batch_max: parse(env, "FLASH_BATCH_MAX", 200usize)?.max(1),
+            batch_linger: Duration::from_micros(parse(env, "FLASH_BATCH_LINGER_US", 2000)?),
+            max_body_bytes: parse(env, "FLASH_MAX_BODY_BYTES", 16 * 1024)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(&move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_run_the_embedded_demo() {
+        let c = cfg(&[]).unwrap();
+        assert!(c.using_dev_secret && c.demo_data && c.amqp_url.is_none());
+        assert!(c.database_url.starts_with("sqlite://data/"));
+        assert_eq!(c.user_interval, Duration::from_secs(10));
+        assert_eq!(c.rate_limits.purchase_burst, 1000);
+        assert_eq!(c.rate_limits.read_burst, 10_000);
+    }
+
+    #[test]
+    fn production_needs_a_secret_and_test_answer_needs_test_mode() {
+        assert!(matches!(cfg(&[("FLASH_ENV", "production")]), Err(ConfigError::Missing(..))));
+        assert!(matches!(
+            cfg(&[("FLASH_CAPTCHA_TEST_ANSWER", "x")]),
+            Err(ConfigError::TestAnswerWithoutTestMode)
+        ));
+        assert!(cfg(&[("FLASH_CAPTCHA_TEST_ANSWER", "x"), ("FLASH_TEST_MODE", "1")]).is_ok());
+        assert!(cfg(&[("FLASH_SECRET", "short")]).is_err());
+        assert!(cfg(&[("FLASH_RATE_LIMITS", "maybe")]).is_err());
+        assert!(!cfg(&[("FLASH_RATE_LIMITS", "off")]).unwrap().rate_limits.enabled);
+    }
+
+    #[test]
+    fn secrets_never_reach_debug_output() {
+        let c = cfg(&[
+            ("FLASH_SECRET", "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"),
+            ("DATABASE_URL", "mysql://root:pw@127.0.0.1/test"),
+        ])
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cr3t") && !shown.contains(":pw@"));
+        assert_eq!(redact_url("amqp://guest:guest@h:5672/%2f"), "amqp://guest:***@h:5672/%2f");
+    }
+}

@@ -1,0 +1,89 @@
+//! The axum routes: the JSON API, health checks and the Leptos app with its server functions,
+//! behind the body limit and the token buckets.
+
+pub mod api;
+pub mod health;
+
+use crate::backend::PipelineBackend;
+use crate::error::AppError;
+use crate::services::limiter::{self, Limiters};
+use app::model::{ApiError, ErrorCode};
+use axum::body::Body;
+use axum::extract::{FromRef, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self as mw, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub backend: PipelineBackend,
+    pub limiters: Limiters,
+    pub leptos: LeptosOptions,
+    pub max_body: usize,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(s: &AppState) -> Self {
+        s.leptos.clone()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let backend: Arc<dyn app::api::Backend> = Arc::new(state.backend.clone());
+    let routes = generate_route_list(app::App);
+    let leptos = state.leptos.clone();
+    Router::new()
+        .merge(api::router())
+        .merge(health::router())
+        .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || leptos::prelude::provide_context(backend.clone()),
+            move || app::shell(leptos.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(mw::from_fn(server_fn_status))
+        .layer(mw::from_fn_with_state(state.limiters.clone(), limiter::middleware))
+        .layer(mw::from_fn_with_state(state.max_body, body_limit))
+        .with_state(state)
+}
+
+async fn api_not_found() -> AppError {
+    AppError::code(ErrorCode::NotFound, "no such API route")
+}
+
+/// Refuses bodies over the limit: by their declared length at once, by their real length while
+/// they are read (the extractors then fail with 413 or 400).
+async fn body_limit(State(limit): State<usize>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return AppError::code(ErrorCode::PayloadTooLarge, "request body too large").into_response();
+    }
+    let (parts, body) = req.into_parts();
+    let limited = Body::new(http_body_util::Limited::new(body, limit));
+    next.run(Request::from_parts(parts, limited)).await
+}
+
+/// Server functions answer every error with 500; give it the status its error code deserves.
+async fn server_fn_status(req: Request, next: Next) -> Response {
+    let is_server_fn = req.uri().path().starts_with("/api/") && !req.uri().path().starts_with("/api/v1/");
+    let resp = next.run(req).await;
+    if !is_server_fn || resp.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    if let Ok(err) = serde_json::from_slice::<ApiError>(&bytes) {
+        parts.status = StatusCode::from_u16(err.error.status()).unwrap_or(parts.status);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}

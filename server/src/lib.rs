@@ -1,0 +1,18 @@
+//! Flash Sale backend: the purchase pipeline, its storage, and the axum routes in front of it.
+
+pub mod backend;
+pub mod config;
+pub mod controllers;
+pub mod error;
+pub mod repositories;
+pub mod services;
+pub mod startup;
+pub mod telemetry;
+
+/// Milliseconds since the Unix epoch: the one clock every stage and table uses.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,11 @@
+//! sqlx storage for SQLite (embedded default) and MySQL/MariaDB (scale-out), through one
+//! `AnyPool`. Both dialects take `?` placeholders; the few statements that differ ask `Db::kind`.
+
+pub mod blacklist;
+pub mod db;
+pub mod demo;
+pub mod orders;
+pub mod products;
+pub mod users;
+
+pub use db::{Db, DbKind};

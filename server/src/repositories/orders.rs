@@ -1,0 +1,133 @@
+use super::db::col;
+use super::Db;
+use app::model::{Order, OrderStatus};
+use std::collections::{BTreeMap, HashSet};
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NewOrder {
+    pub order_id: String,
+    pub product_id: i64,
+    pub user_id: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// In the database (now or by an earlier delivery of the same order).
+    Stored,
+    /// Refused: this user already has another order for this product.
+    Duplicate,
+}
+
+// SQLite allows 999 bound values per statement; 5 per row.
+const ROWS_PER_INSERT: usize = 150;
+
+/// Writes a batch in ONE transaction: multi-row `INSERT IGNORE`s grouped by product, `sold`
+/// raised by exactly the rows that went in. Safe to repeat: a redelivered order is `Stored`
+/// again without counting twice.
+pub async fn write_batch(db: &Db, orders: &[NewOrder]) -> Result<Vec<Written>, sqlx::Error> {
+    if orders.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut by_product: BTreeMap<i64, Vec<&NewOrder>> = BTreeMap::new();
+    for o in orders {
+        by_product.entry(o.product_id).or_default().push(o);
+    }
+    let mut tx = db.pool.begin().await?;
+    for (product_id, group) in &by_product {
+        let mut inserted = 0u64;
+        for chunk in group.chunks(ROWS_PER_INSERT) {
+            let values = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!(
+                "{} INTO orders (id, product_id, user_id, status, created_at) VALUES {values}",
+                db.insert_ignore()
+            );
+            let mut q = sqlx::query(&sql);
+            for o in chunk {
+                q = q
+                    .bind(o.order_id.as_str())
+                    .bind(o.product_id)
+                    .bind(o.user_id)
+                    .bind(OrderStatus::Confirmed.as_str())
+                    .bind(o.created_at);
+            }
+            inserted += q.execute(&mut *tx).await?.rows_affected();
+        }
+        if inserted > 0 {
+            sqlx::query("UPDATE products SET sold = sold + ? WHERE id = ?")
+                .bind(inserted as i64)
+                .bind(*product_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    let mut present = HashSet::new();
+    for chunk in orders.chunks(ROWS_PER_INSERT * 5) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let sql = format!("SELECT id FROM orders WHERE id IN ({marks})");
+        let mut q = sqlx::query(&sql);
+        for o in chunk {
+            q = q.bind(o.order_id.as_str());
+        }
+        for row in q.fetch_all(&mut *tx).await? {
+            present.insert(col::<String>(&row, "id")?);
+        }
+    }
+    tx.commit().await?;
+    Ok(orders
+        .iter()
+        .map(|o| {
+            if present.contains(&o.order_id) {
+                Written::Stored
+            } else {
+                Written::Duplicate
+            }
+        })
+        .collect())
+}
+
+pub async fn exists(db: &Db, product_id: i64, user_id: i64) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("SELECT id FROM orders WHERE product_id = ? AND user_id = ?")
+        .bind(product_id)
+        .bind(user_id)
+        .fetch_optional(&db.pool)
+        .await?
+        .is_some())
+}
+
+pub async fn for_user(db: &Db, user_id: i64) -> Result<Vec<Order>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT o.id, o.product_id, p.name, o.status, o.created_at FROM orders o \
+         JOIN products p ON p.id = o.product_id WHERE o.user_id = ? ORDER BY o.created_at DESC",
+    )
+    .bind(user_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let status: String = col(r, "status")?;
+            Ok(Order {
+                order_id: col(r, "id")?,
+                product_id: col(r, "product_id")?,
+                product_name: col(r, "name")?,
+                status: if status == "queued" {
+                    OrderStatus::Queued
+                } else {
+                    OrderStatus::Confirmed
+                },
+                created_at: col(r, "created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// The books of one product: (orders, distinct buyers).
+pub async fn tally(db: &Db, product_id: i64) -> Result<(i64, i64), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT user_id) AS buyers FROM orders WHERE product_id = ?",
+    )
+    .bind(product_id)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok((col(&row, "n")?, col(&row, "buyers")?))
+}

@@ -1,0 +1,131 @@
+use super::db::col;
+use super::Db;
+use sqlx::any::AnyRow;
+
+/// A product row as stored; `services::window` turns it into the shared `Product`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductRow {
+    pub id: i64,
+    pub name: String,
+    pub price_cents: i64,
+    pub image: String,
+    pub stock: i64,
+    pub leased: i64,
+    pub sold: i64,
+    pub sale_start: i64,
+    pub sale_end: i64,
+}
+
+pub struct NewProduct<'a> {
+    pub name: &'a str,
+    pub price_cents: i64,
+    pub image: &'a str,
+    pub stock: i64,
+    pub sale_start: i64,
+    pub sale_end: i64,
+}
+
+const COLUMNS: &str = "id, name, price_cents, image, stock, leased, sold, sale_start, sale_end";
+
+fn from_row(r: &AnyRow) -> Result<ProductRow, sqlx::Error> {
+    Ok(ProductRow {
+        id: col(r, "id")?,
+        name: col(r, "name")?,
+        price_cents: col(r, "price_cents")?,
+        image: col(r, "image")?,
+        stock: col(r, "stock")?,
+        leased: col(r, "leased")?,
+        sold: col(r, "sold")?,
+        sale_start: col(r, "sale_start")?,
+        sale_end: col(r, "sale_end")?,
+    })
+}
+
+pub async fn list(db: &Db) -> Result<Vec<ProductRow>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM products ORDER BY sale_start, id");
+    let rows = sqlx::query(&sql).fetch_all(&db.pool).await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Option<ProductRow>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM products WHERE id = ?");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(&db.pool).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn insert(db: &Db, p: &NewProduct<'_>, now: i64) -> Result<i64, sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO products (name, price_cents, image, stock, sale_start, sale_end, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(p.name)
+    .bind(p.price_cents)
+    .bind(p.image)
+    .bind(p.stock)
+    .bind(p.sale_start)
+    .bind(p.sale_end)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let row = sqlx::query("SELECT MAX(id) AS id FROM products").fetch_one(&mut *tx).await?;
+    let id = col(&row, "id")?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Leases up to `want` units to a stock owner: a compare-and-set on `leased`, so that several
+/// owners together can never lease more than `stock`. Returns how many were granted (0 = none left).
+pub async fn lease(db: &Db, id: i64, want: i64) -> Result<i64, sqlx::Error> {
+    loop {
+        let Some(row) = sqlx::query("SELECT stock, leased FROM products WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?
+        else {
+            return Ok(0);
+        };
+        let (stock, leased): (i64, i64) = (col(&row, "stock")?, col(&row, "leased")?);
+        let grant = want.min(stock - leased);
+        if grant <= 0 {
+            return Ok(0);
+        }
+        let done = sqlx::query("UPDATE products SET leased = leased + ? WHERE id = ? AND leased = ?")
+            .bind(grant)
+            .bind(id)
+            .bind(leased)
+            .execute(&db.pool)
+            .await?;
+        if done.rows_affected() == 1 {
+            return Ok(grant);
+        }
+    }
+}
+
+/// Hands unsold leased units back (graceful shutdown of a stock owner).
+pub async fn release(db: &Db, id: i64, units: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE products SET leased = leased - ? WHERE id = ? AND leased - ? >= sold")
+        .bind(units)
+        .bind(id)
+        .bind(units)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// After a crash: recounts `sold` from committed orders and takes back every lease that was not
+/// sold. Only safe while no stock owner and no queued order is in flight.
+pub async fn reconcile(db: &Db) -> Result<u64, sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query(
+        "UPDATE products SET sold = (SELECT COUNT(*) FROM orders WHERE orders.product_id = products.id)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let changed = sqlx::query("UPDATE products SET leased = sold WHERE leased <> sold")
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(changed)
+}

@@ -1,0 +1,240 @@
+//! Captcha and purchase pass. A captcha's answer stays on the server, bound to one user and one
+//! product, expires, and is single use (a wrong answer burns it too). A right answer yields a
+//! short-lived pass, signed with a key derived from the secret, that the purchase requires —
+//! also single use.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use dashmap::DashMap;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+use std::sync::Arc;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Outstanding captchas above this are refused, so a flood cannot grow the map without end.
+const MAX_OUTSTANDING: usize = 500_000;
+const PASS_LEN: usize = 8 * 4 + 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CaptchaError {
+    #[error("wrong or expired captcha")]
+    Invalid,
+    #[error("a valid purchase pass is required: solve the captcha first")]
+    PassRequired,
+    #[error("too many captchas outstanding")]
+    Busy,
+    #[error("captcha image could not be drawn")]
+    Render,
+}
+
+struct Pending {
+    user_id: i64,
+    product_id: i64,
+    answer: String,
+    expires: i64,
+}
+
+#[derive(Clone)]
+pub struct Captchas {
+    pending: Arc<DashMap<String, Pending>>,
+    used_passes: Arc<DashMap<u64, i64>>,
+    pass_key: Arc<[u8; 32]>,
+    ttl_ms: i64,
+    pass_ttl_ms: i64,
+    test_answer: Option<String>,
+}
+
+pub struct Issued {
+    pub captcha_id: String,
+    pub image_png_base64: String,
+    pub expires_in_ms: i64,
+}
+
+impl Captchas {
+    pub fn new(secret: &str, ttl_ms: i64, pass_ttl_ms: i64, test_answer: Option<String>) -> Self {
+        let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+        mac.update(b"flash-sale purchase pass v1");
+        let pass_key: [u8; 32] = mac.finalize().into_bytes().into();
+        Captchas {
+            pending: Arc::default(),
+            used_passes: Arc::default(),
+            pass_key: Arc::new(pass_key),
+            ttl_ms,
+            pass_ttl_ms,
+            test_answer,
+        }
+    }
+
+    /// Draws a new captcha (CPU work: call from a blocking thread).
+    pub fn issue(&self, user_id: i64, product_id: i64, now: i64) -> Result<Issued, CaptchaError> {
+        if self.pending.len() >= MAX_OUTSTANDING {
+            return Err(CaptchaError::Busy);
+        }
+        let mut img = captcha::Captcha::new();
+        img.add_chars(5)
+            .apply_filter(captcha::filters::Noise::new(0.2))
+            .apply_filter(captcha::filters::Wave::new(2.0, 12.0))
+            .view(220, 110);
+        let image = img.as_base64().ok_or(CaptchaError::Render)?;
+        let answer = match &self.test_answer {
+            Some(a) => a.clone(),
+            None => img.chars_as_string(),
+        };
+        let captcha_id = random_id();
+        self.pending.insert(
+            captcha_id.clone(),
+            Pending {
+                user_id,
+                product_id,
+                answer,
+                expires: now + self.ttl_ms,
+            },
+        );
+        Ok(Issued {
+            captcha_id,
+            image_png_base64: image,
+            expires_in_ms: self.ttl_ms,
+        })
+    }
+
+    /// Checks an answer (consuming the captcha either way) and returns a purchase pass.
+    pub fn verify(
+        &self,
+        user_id: i64,
+        product_id: i64,
+        captcha_id: &str,
+        answer: &str,
+        now: i64,
+    ) -> Result<String, CaptchaError> {
+        let (_, p) = self.pending.remove(captcha_id).ok_or(CaptchaError::Invalid)?;
+        let ok = p.user_id == user_id
+            && p.product_id == product_id
+            && now < p.expires
+            && p.answer.eq_ignore_ascii_case(answer.trim());
+        if !ok {
+            return Err(CaptchaError::Invalid);
+        }
+        Ok(self.sign_pass(user_id, product_id, now + self.pass_ttl_ms, rand::random()))
+    }
+
+    fn sign_pass(&self, user_id: i64, product_id: i64, expires: i64, nonce: u64) -> String {
+        let mut body = Vec::with_capacity(PASS_LEN);
+        body.extend_from_slice(&user_id.to_be_bytes());
+        body.extend_from_slice(&product_id.to_be_bytes());
+        body.extend_from_slice(&expires.to_be_bytes());
+        body.extend_from_slice(&nonce.to_be_bytes());
+        let tag = self.pass_mac(&body).finalize().into_bytes();
+        body.extend_from_slice(&tag[..16]);
+        URL_SAFE_NO_PAD.encode(body)
+    }
+
+    fn pass_mac(&self, body: &[u8]) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.pass_key[..]).expect("any key length");
+        mac.update(body);
+        mac
+    }
+
+    /// Accepts a pass once: for this user, this product, before it expires.
+    pub fn redeem_pass(&self, pass: &str, user_id: i64, product_id: i64, now: i64) -> Result<(), CaptchaError> {
+        if pass.len() > 128 {
+            return Err(CaptchaError::PassRequired);
+        }
+        let raw = URL_SAFE_NO_PAD.decode(pass).map_err(|_| CaptchaError::PassRequired)?;
+        if raw.len() != PASS_LEN {
+            return Err(CaptchaError::PassRequired);
+        }
+        let (body, tag) = raw.split_at(32);
+        self.pass_mac(body)
+            .verify_truncated_left(tag)
+            .map_err(|_| CaptchaError::PassRequired)?;
+        let field = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&body[i * 8..i * 8 + 8]);
+            b
+        };
+        let (uid, pid) = (i64::from_be_bytes(field(0)), i64::from_be_bytes(field(1)));
+        let (expires, nonce) = (i64::from_be_bytes(field(2)), u64::from_be_bytes(field(3)));
+        if uid != user_id || pid != product_id || now >= expires {
+            return Err(CaptchaError::PassRequired);
+        }
+        if self.used_passes.insert(nonce, expires).is_some() {
+            return Err(CaptchaError::PassRequired);
+        }
+        Ok(())
+    }
+
+    /// Forgets expired captchas and spent passes that could no longer be replayed anyway.
+    pub fn sweep(&self, now: i64) {
+        self.pending.retain(|_, p| p.expires > now);
+        self.used_passes.retain(|_, expires| *expires > now);
+    }
+
+    pub fn outstanding(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+fn random_id() -> String {
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(answer: Option<&str>) -> Captchas {
+        Captchas::new("test-secret-test-secret-test-secret", 60_000, 30_000, answer.map(String::from))
+    }
+
+    #[test]
+    fn right_answer_gives_a_single_use_pass_bound_to_user_and_product() {
+        let c = svc(Some("abc"));
+        let issued = c.issue(1, 2, 0).unwrap();
+        assert!(!issued.image_png_base64.is_empty());
+        let pass = c.verify(1, 2, &issued.captcha_id, " ABC ", 10).unwrap();
+        assert_eq!(c.redeem_pass(&pass, 9, 2, 20), Err(CaptchaError::PassRequired));
+        assert_eq!(c.redeem_pass(&pass, 1, 3, 20), Err(CaptchaError::PassRequired));
+        assert_eq!(c.redeem_pass(&pass, 1, 2, 30_010), Err(CaptchaError::PassRequired));
+        assert_eq!(c.redeem_pass(&pass, 1, 2, 20), Ok(()));
+        assert_eq!(c.redeem_pass(&pass, 1, 2, 21), Err(CaptchaError::PassRequired));
+    }
+
+    #[test]
+    fn captchas_are_single_use_bound_and_expire() {
+        let c = svc(Some("abc"));
+        let a = c.issue(1, 2, 0).unwrap();
+        assert_eq!(c.verify(1, 2, &a.captcha_id, "nope", 1), Err(CaptchaError::Invalid));
+        assert_eq!(c.verify(1, 2, &a.captcha_id, "abc", 1), Err(CaptchaError::Invalid));
+        let b = c.issue(1, 2, 0).unwrap();
+        assert_eq!(c.verify(5, 2, &b.captcha_id, "abc", 1), Err(CaptchaError::Invalid));
+        let d = c.issue(1, 2, 0).unwrap();
+        assert_eq!(c.verify(1, 2, &d.captcha_id, "abc", 60_000), Err(CaptchaError::Invalid));
+        c.issue(1, 2, 0).unwrap();
+        c.sweep(60_001);
+        assert_eq!(c.outstanding(), 0);
+    }
+
+    #[test]
+    fn the_real_answer_is_the_drawn_text() {
+        let c = svc(None);
+        let issued = c.issue(1, 1, 0).unwrap();
+        let answer = c.pending.get(&issued.captcha_id).unwrap().answer.clone();
+        assert_eq!(answer.len(), 5);
+        assert!(c.verify(1, 1, &issued.captcha_id, &answer, 1).is_ok());
+    }
+
+    #[test]
+    fn forged_and_garbage_passes_are_refused() {
+        let c = svc(Some("abc"));
+        let other = Captchas::new("another-secret-another-secret-xx", 60_000, 30_000, None);
+        let forged = other.sign_pass(1, 2, 1_000_000, 7);
+        assert_eq!(c.redeem_pass(&forged, 1, 2, 0), Err(CaptchaError::PassRequired));
+        for junk in ["", "!!!", "AAAA", &"A".repeat(500)] {
+            assert_eq!(c.redeem_pass(junk, 1, 2, 0), Err(CaptchaError::PassRequired));
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! One module per stage of the purchase pipeline, in the order a request meets them:
+//! limiter → cookie → ring → blacklist → window → cooldown → captcha → stock → queue → orders.
+//! `purchase` strings them together.
+
+pub mod accounts;
+pub mod blacklist;
+pub mod captcha;
+pub mod cookie;
+pub mod cooldown;
+pub mod limiter;
+pub mod orders;
+pub mod purchase;
+pub mod queue;
+pub mod stock;
+pub mod window;

@@ -1,0 +1,187 @@
+//! The purchase pipeline that both doors (server functions and the HTTP API) go through:
+//! blacklist → window → per-user limit → captcha pass → already bought → stock → queue.
+
+use super::blacklist::Blacklist;
+use super::captcha::{CaptchaError, Captchas};
+use super::cookie::{Claims, CookieCodec};
+use super::cooldown::Cooldown;
+use super::queue::{Enqueued, OrderQueue};
+use super::stock::{Stock, Take};
+use super::window::{is_open, Catalog};
+use crate::error::{AppError, AppResult};
+use crate::repositories::orders::{self, NewOrder};
+use crate::repositories::products::ProductRow;
+use crate::repositories::{products, Db};
+use crate::now_ms;
+use app::model::{
+    Captcha, ErrorCode, Order, OrderStatus, Product, PurchaseOutcome, PurchasePass, StockInfo,
+};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Pipeline {
+    pub db: Db,
+    pub cookies: CookieCodec,
+    pub cooldown: Cooldown,
+    pub blacklist: Blacklist,
+    pub catalog: Catalog,
+    pub captchas: Captchas,
+    pub stock: Stock,
+    pub queue: Arc<dyn OrderQueue>,
+}
+
+impl Pipeline {
+    pub fn authenticate(&self, headers: &axum::http::HeaderMap) -> AppResult<Claims> {
+        self.cookies
+            .from_headers(headers, now_ms())
+            .map_err(|_| AppError::Api(app::model::ApiError::unauthenticated()))
+    }
+
+    pub async fn products(&self) -> AppResult<Vec<Product>> {
+        let now = now_ms();
+        let rows = products::list(&self.db).await?;
+        Ok(rows.iter().map(|r| self.catalog.view(r, r.stock - r.sold, now)).collect())
+    }
+
+    async fn row(&self, id: i64, now: i64) -> AppResult<ProductRow> {
+        self.catalog
+            .get(id, now)
+            .await?
+            .ok_or_else(|| AppError::Api(app::model::ApiError::not_found("product")))
+    }
+
+    pub async fn product(&self, id: i64) -> AppResult<Product> {
+        let now = now_ms();
+        let row = products::get(&self.db, id)
+            .await?
+            .ok_or_else(|| AppError::Api(app::model::ApiError::not_found("product")))?;
+        Ok(self.catalog.view(&row, row.stock - row.sold, now))
+    }
+
+    pub async fn stock_info(&self, id: i64) -> AppResult<StockInfo> {
+        let now = now_ms();
+        let row = self.row(id, now).await?;
+        Ok(StockInfo {
+            product_id: id,
+            stock_left: row.stock - row.sold,
+            server_time: now,
+        })
+    }
+
+    /// The checks every step of a purchase repeats: not blacklisted, product on sale.
+    async fn admissible(&self, user: &Claims, product_id: i64, now: i64) -> AppResult<ProductRow> {
+        if self.blacklist.contains(user.user_id) {
+            return Err(AppError::code(
+                ErrorCode::Blacklisted,
+                "this account may not take part in sales",
+            ));
+        }
+        let row = self.row(product_id, now).await?;
+        if !is_open(&row, now) {
+            return Err(AppError::code(
+                ErrorCode::OutsideWindow,
+                "the sale of this product is not open now",
+            ));
+        }
+        Ok(row)
+    }
+
+    pub async fn captcha(&self, user: &Claims, product_id: i64) -> AppResult<Captcha> {
+        let now = now_ms();
+        self.admissible(user, product_id, now).await?;
+        let (captchas, uid) = (self.captchas.clone(), user.user_id);
+        let issued = tokio::task::spawn_blocking(move || captchas.issue(uid, product_id, now))
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?
+            .map_err(|e| match e {
+                CaptchaError::Busy => AppError::code(ErrorCode::Unavailable, "too busy, try again"),
+                other => AppError::Internal(other.into()),
+            })?;
+        Ok(Captcha {
+            captcha_id: issued.captcha_id,
+            image: format!("data:image/png;base64,{}", issued.image_png_base64),
+            expires_in_ms: issued.expires_in_ms,
+        })
+    }
+
+    pub async fn verify_captcha(
+        &self,
+        user: &Claims,
+        product_id: i64,
+        captcha_id: &str,
+        answer: &str,
+    ) -> AppResult<PurchasePass> {
+        let now = now_ms();
+        self.admissible(user, product_id, now).await?;
+        if captcha_id.len() > 64 || answer.len() > 32 {
+            return Err(AppError::code(ErrorCode::BadRequest, "captcha id or answer too long"));
+        }
+        let pass = self
+            .captchas
+            .verify(user.user_id, product_id, captcha_id, answer, now)
+            .map_err(|_| {
+                AppError::code(ErrorCode::CaptchaInvalid, "wrong or expired captcha: ask for a new one")
+            })?;
+        Ok(PurchasePass { pass })
+    }
+
+    pub async fn purchase(&self, user: &Claims, product_id: i64, pass: &str) -> AppResult<PurchaseOutcome> {
+        let now = now_ms();
+        self.admissible(user, product_id, now).await?;
+        if let Err(wait_ms) = self.cooldown.try_claim(user.user_id, now) {
+            let secs = (wait_ms + 999) / 1000;
+            return Err(AppError::code(
+                ErrorCode::TooFrequent,
+                format!("one purchase every {} s: try again in {secs} s", self.cooldown.interval_ms() / 1000),
+            ));
+        }
+        if pass.is_empty() || self.captchas.redeem_pass(pass, user.user_id, product_id, now).is_err() {
+            return Err(AppError::code(
+                ErrorCode::CaptchaRequired,
+                "solve the captcha first: the purchase pass is missing, used or expired",
+            ));
+        }
+        if orders::exists(&self.db, product_id, user.user_id).await? {
+            return Err(already_bought());
+        }
+        if self.stock.take(product_id, now).await? == Take::SoldOut {
+            return Err(AppError::code(ErrorCode::SoldOut, "sold out: every unit has been sold"));
+        }
+        let order = NewOrder {
+            order_id: uuid::Uuid::now_v7().to_string(),
+            product_id,
+            user_id: user.user_id,
+            created_at: now,
+        };
+        let order_id = order.order_id.clone();
+        let status = match self.queue.submit(order).await {
+            Ok(Enqueued::Confirmed) => OrderStatus::Confirmed,
+            Ok(Enqueued::Queued) => OrderStatus::Queued,
+            Ok(Enqueued::Duplicate) => {
+                self.stock.give_back(product_id);
+                return Err(already_bought());
+            }
+            Err(e) => {
+                tracing::error!(error = %e, product_id, "order not queued; unit returned to stock");
+                self.stock.give_back(product_id);
+                return Err(AppError::code(
+                    ErrorCode::Unavailable,
+                    "the order could not be taken right now; please try again",
+                ));
+            }
+        };
+        Ok(PurchaseOutcome {
+            order_id,
+            status,
+            retry_at: now + self.cooldown.interval_ms(),
+        })
+    }
+
+    pub async fn orders(&self, user: &Claims) -> AppResult<Vec<Order>> {
+        Ok(orders::for_user(&self.db, user.user_id).await?)
+    }
+}
+
+fn already_bought() -> AppError {
+    AppError::code(ErrorCode::AlreadyBought, "you already have an order for this product")
+}

@@ -1,0 +1,113 @@
+//! Quantity control: take one unit or answer sold out, never oversell. The database holds each
+//! product's `stock` and `leased`; an owner leases blocks with a compare-and-set (so several
+//! owners together never exceed `stock`) and sells them from memory with atomics. A crash can
+//! only strand the unsold rest of a block — underselling, which `reconcile` gives back.
+
+use crate::repositories::{products, Db};
+use dashmap::DashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+/// After the database said "none left", answer sold out from memory for this long.
+const SOLD_OUT_RECHECK_MS: i64 = 1_000;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Take {
+    Taken,
+    SoldOut,
+}
+
+#[derive(Default)]
+struct Local {
+    /// Units leased to this owner and not yet sold.
+    units: AtomicI64,
+    /// Until when the database is known to have nothing left to lease.
+    sold_out_until: AtomicI64,
+    refill: Mutex<()>,
+}
+
+#[derive(Clone)]
+pub struct Stock {
+    db: Db,
+    block: i64,
+    local: Arc<DashMap<i64, Arc<Local>>>,
+}
+
+impl Stock {
+    pub fn new(db: Db, block: i64) -> Self {
+        Stock {
+            db,
+            block: block.max(1),
+            local: Arc::default(),
+        }
+    }
+
+    fn local(&self, product_id: i64) -> Arc<Local> {
+        self.local.entry(product_id).or_default().clone()
+    }
+
+    pub async fn take(&self, product_id: i64, now: i64) -> Result<Take, sqlx::Error> {
+        let local = self.local(product_id);
+        loop {
+            let took = local
+                .units
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| (u > 0).then(|| u - 1));
+            if took.is_ok() {
+                return Ok(Take::Taken);
+            }
+            if local.sold_out_until.load(Ordering::Acquire) > now {
+                return Ok(Take::SoldOut);
+            }
+            // One refill at a time; the others wait and then find the new units.
+            let _guard = local.refill.lock().await;
+            if local.units.load(Ordering::Acquire) > 0 {
+                continue;
+            }
+            if local.sold_out_until.load(Ordering::Acquire) > now {
+                return Ok(Take::SoldOut);
+            }
+            let granted = products::lease(&self.db, product_id, self.block).await?;
+            if granted == 0 {
+                local
+                    .sold_out_until
+                    .store(now + SOLD_OUT_RECHECK_MS, Ordering::Release);
+                return Ok(Take::SoldOut);
+            }
+            local.units.fetch_add(granted, Ordering::AcqRel);
+        }
+    }
+
+    /// Returns a unit taken for an order that could not be queued.
+    pub fn give_back(&self, product_id: i64) {
+        let local = self.local(product_id);
+        local.units.fetch_add(1, Ordering::AcqRel);
+        local.sold_out_until.store(0, Ordering::Release);
+    }
+
+    /// Forgets the cached "sold out" (stock was raised by an admin).
+    pub fn reset(&self, product_id: i64) {
+        self.local(product_id).sold_out_until.store(0, Ordering::Release);
+    }
+
+    /// Units leased here and not sold yet, per product.
+    pub fn held(&self) -> Vec<(i64, i64)> {
+        self.local
+            .iter()
+            .map(|e| (*e.key(), e.value().units.load(Ordering::Acquire)))
+            .filter(|(_, u)| *u > 0)
+            .collect()
+    }
+
+    /// Graceful shutdown: hands the unsold leased units back to the database.
+    pub async fn release_all(&self) -> Result<(), sqlx::Error> {
+        for (product_id, _) in self.held() {
+            let local = self.local(product_id);
+            let units = local.units.swap(0, Ordering::AcqRel);
+            if units > 0 {
+                products::release(&self.db, product_id, units).await?;
+            }
+        }
+        Ok(())
+    }
+}

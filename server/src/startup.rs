@@ -1,0 +1,175 @@
+//! Builds the whole server from `Config`: storage, every pipeline stage, the routes and the
+//! housekeeping task; runs it until a shutdown signal, then drains the queue and hands unsold
+//! leased stock back.
+
+use crate::backend::PipelineBackend;
+use crate::config::Config;
+use crate::controllers::{self, AppState};
+use crate::repositories::{demo, products, Db, DbKind};
+use crate::services::accounts::{hash_password, Accounts};
+use crate::services::blacklist::Blacklist;
+use crate::services::captcha::Captchas;
+use crate::services::cookie::CookieCodec;
+use crate::services::cooldown::Cooldown;
+use crate::services::limiter::Limiters;
+use crate::services::purchase::Pipeline;
+use crate::services::queue::EmbeddedQueue;
+use crate::services::stock::Stock;
+use crate::services::window::Catalog;
+use crate::now_ms;
+use axum::Router;
+use leptos::prelude::LeptosOptions;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    pipeline: Pipeline,
+    queue_task: JoinHandle<()>,
+    housekeeping: JoinHandle<()>,
+}
+
+/// Leptos options for running without cargo-leptos (tests, the bare binary).
+pub fn leptos_options(cfg: &Config) -> LeptosOptions {
+    match leptos::config::get_configuration(None) {
+        Ok(conf) => {
+            let mut options = conf.leptos_options;
+            options.site_addr = cfg.bind;
+            options
+        }
+        Err(_) => LeptosOptions::builder()
+            .output_name("flash-sale")
+            .site_root("target/site")
+            .site_addr(cfg.bind)
+            .build(),
+    }
+}
+
+impl Application {
+    pub async fn build(cfg: Config, leptos: LeptosOptions) -> anyhow::Result<Self> {
+        announce(&cfg);
+        let db = Db::connect(&cfg.database_url).await?;
+        if cfg.demo_data && demo::seed(&db, now_ms(), hash_password).await? {
+            tracing::info!("seeded demo data: shopper alice / admin admin (see README)");
+        }
+        if db.kind == DbKind::Sqlite && cfg.amqp_url.is_none() {
+            // One process owns an SQLite file and nothing is in flight before it starts: leases
+            // stranded by a crash can safely go back to stock.
+            let n = products::reconcile(&db).await?;
+            if n > 0 {
+                tracing::info!(products = n, "returned leased but unsold stock after a restart");
+            }
+        }
+        let cookies = CookieCodec::new(&cfg.secret, &cfg.previous_secrets, cfg.session_ttl, cfg.secure_cookies);
+        let limiters = Limiters::new(&cfg.rate_limits);
+        let (queue, queue_task) = EmbeddedQueue::start(db.clone(), cfg.batch_max, cfg.batch_linger);
+        let pipeline = Pipeline {
+            db: db.clone(),
+            cookies: cookies.clone(),
+            cooldown: Cooldown::new(cfg.user_interval),
+            blacklist: Blacklist::load(db.clone()).await?,
+            catalog: Catalog::new(db.clone(), cfg.preview.as_millis() as i64),
+            captchas: Captchas::new(
+                &cfg.secret,
+                cfg.captcha_ttl.as_millis() as i64,
+                cfg.pass_ttl.as_millis() as i64,
+                cfg.captcha_test_answer.clone(),
+            ),
+            stock: Stock::new(db.clone(), cfg.stock_block),
+            queue: Arc::new(queue),
+        };
+        let accounts = Accounts::new(db, cookies, limiters.clone())?;
+        let housekeeping = tokio::spawn(housekeeping(pipeline.clone(), limiters.clone()));
+        let state = AppState {
+            backend: PipelineBackend { pipeline: pipeline.clone(), accounts },
+            limiters,
+            leptos,
+            max_body: cfg.max_body_bytes,
+        };
+        let listener = TcpListener::bind(cfg.bind).await?;
+        Ok(Application {
+            listener,
+            router: controllers::router(state),
+            pipeline,
+            queue_task,
+            housekeeping,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Application { listener, router, pipeline, queue_task, housekeeping } = self;
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
+        housekeeping.abort();
+        let stock = pipeline.stock.clone();
+        // The last queue handle goes with the pipeline: the batcher writes what it holds and ends.
+        drop(pipeline);
+        if tokio::time::timeout(Duration::from_secs(30), queue_task).await.is_err() {
+            tracing::error!("order queue did not drain within 30 s");
+        }
+        stock.release_all().await?;
+        tracing::info!("stopped cleanly");
+        Ok(())
+    }
+}
+
+fn announce(cfg: &Config) {
+    tracing::info!(config = ?cfg, "starting");
+    if cfg.using_dev_secret {
+        tracing::warn!("FLASH_SECRET is not set: using the development secret. Never do this in production.");
+    }
+    if cfg.test_mode {
+        tracing::warn!("!!! FLASH_TEST_MODE is on: captchas may have a fixed answer. Never in production. !!!");
+    }
+    if !cfg.rate_limits.enabled {
+        tracing::warn!("FLASH_RATE_LIMITS=off: token buckets are disabled (benchmark mode)");
+    }
+}
+
+/// Keeps the in-memory state fresh and bounded.
+async fn housekeeping(pipeline: Pipeline, limiters: Limiters) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut n: u64 = 0;
+    loop {
+        tick.tick().await;
+        n += 1;
+        let now = now_ms();
+        if let Err(e) = pipeline.blacklist.refresh().await {
+            tracing::warn!(error = %e, "blacklist refresh failed");
+        }
+        pipeline.cooldown.sweep(now);
+        pipeline.captchas.sweep(now);
+        if n % 10 == 0 {
+            limiters.sweep();
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal received");
+}
