@@ -35,6 +35,11 @@ pub struct Config {
     pub bind: SocketAddr,
     pub database_url: String,
     pub amqp_url: Option<String>,
+    /// RabbitMQ queue of orders (`<name>.dead` holds what the consumer cannot read).
+    pub queue_name: String,
+    pub prefetch: u16,
+    /// Whether this process also runs the RabbitMQ → database consumer.
+    pub run_consumer: bool,
     pub production: bool,
     pub secret: String,
     pub previous_secrets: Vec<String>,
@@ -177,6 +182,9 @@ impl Config {
                 .filter(|u| !u.is_empty())
                 .unwrap_or_else(|| "sqlite://data/flash-sale.db?mode=rwc".into()),
             amqp_url: env("AMQP_URL").filter(|u| !u.is_empty()),
+            queue_name: env("FLASH_QUEUE").filter(|q| !q.is_empty()).unwrap_or_else(|| "flash.orders".into()),
+            prefetch: parse(env, "FLASH_PREFETCH", 16u16)?.max(1),
+            run_consumer: flag(env, "FLASH_CONSUMER", true)?,
             production,
             secret,
             previous_secrets: env("FLASH_PREVIOUS_SECRETS")
@@ -194,7 +202,7 @@ impl Config {
             demo_data: flag(env, "FLASH_DEMO_DATA", !production)?,
             preview: millis(env, "FLASH_PREVIEW_MS", 15 * 60_000)?,
             stock_block: parse(env, "FLASH_STOCK_BLOCK", 100i64)?.max(1),
-            batch_max: parse(env, "FLASH_BATCH_MAX", 200usize)?.max(1),
+            batch_max: parse(env, "FLASH_BATCH_MAX", 100usize)?.max(1),
             batch_linger: Duration::from_micros(parse(env, "FLASH_BATCH_LINGER_US", 2000)?),
             max_body_bytes: parse(env, "FLASH_MAX_BODY_BYTES", 16 * 1024)?,
         })

@@ -1,4 +1,5 @@
 //! Flash Sale backend: the purchase pipeline, its storage, and the axum routes in front of it.
+#![recursion_limit = "512"]
 
 pub mod backend;
 pub mod config;

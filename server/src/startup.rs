@@ -13,7 +13,10 @@ use crate::services::cookie::CookieCodec;
 use crate::services::cooldown::Cooldown;
 use crate::services::limiter::Limiters;
 use crate::services::purchase::Pipeline;
-use crate::services::queue::EmbeddedQueue;
+use crate::services::orders;
+use crate::services::purchase::Pending;
+use crate::services::queue::rabbit::{RabbitQueue, Topology};
+use crate::services::queue::{EmbeddedQueue, OrderQueue};
 use crate::services::stock::Stock;
 use crate::services::window::Catalog;
 use crate::now_ms;
@@ -31,6 +34,7 @@ pub struct Application {
     router: Router,
     pipeline: Pipeline,
     queue_task: JoinHandle<()>,
+    consumer: Option<(tokio::sync::watch::Sender<bool>, JoinHandle<()>)>,
     housekeeping: JoinHandle<()>,
 }
 
@@ -67,7 +71,7 @@ impl Application {
         }
         let cookies = CookieCodec::new(&cfg.secret, &cfg.previous_secrets, cfg.session_ttl, cfg.secure_cookies);
         let limiters = Limiters::new(&cfg.rate_limits);
-        let (queue, queue_task) = EmbeddedQueue::start(db.clone(), cfg.batch_max, cfg.batch_linger);
+        let (queue, queue_task, consumer) = start_queue(&cfg, &db).await?;
         let pipeline = Pipeline {
             db: db.clone(),
             cookies: cookies.clone(),
@@ -81,7 +85,8 @@ impl Application {
                 cfg.captcha_test_answer.clone(),
             ),
             stock: Stock::new(db.clone(), cfg.stock_block),
-            queue: Arc::new(queue),
+            queue,
+            pending: Pending::default(),
         };
         let accounts = Accounts::new(db, cookies, limiters.clone())?;
         let housekeeping = tokio::spawn(housekeeping(pipeline.clone(), limiters.clone()));
@@ -97,6 +102,7 @@ impl Application {
             router: controllers::router(state),
             pipeline,
             queue_task,
+            consumer,
             housekeeping,
         })
     }
@@ -106,7 +112,7 @@ impl Application {
     }
 
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Application { listener, router, pipeline, queue_task, housekeeping } = self;
+        let Application { listener, router, pipeline, queue_task, consumer, housekeeping } = self;
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
         housekeeping.abort();
@@ -116,10 +122,32 @@ impl Application {
         if tokio::time::timeout(Duration::from_secs(30), queue_task).await.is_err() {
             tracing::error!("order queue did not drain within 30 s");
         }
+        if let Some((stop, task)) = consumer {
+            let _ = stop.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
         stock.release_all().await?;
         tracing::info!("stopped cleanly");
         Ok(())
     }
+}
+
+type Consumer = Option<(tokio::sync::watch::Sender<bool>, JoinHandle<()>)>;
+
+/// The embedded group-commit queue, or RabbitMQ (plus its consumer) when `AMQP_URL` is set.
+async fn start_queue(cfg: &Config, db: &Db) -> anyhow::Result<(Arc<dyn OrderQueue>, JoinHandle<()>, Consumer)> {
+    let Some(url) = cfg.amqp_url.clone() else {
+        let (queue, task) = EmbeddedQueue::start(db.clone(), cfg.batch_max, cfg.batch_linger);
+        return Ok((Arc::new(queue), task, None));
+    };
+    let topology = Topology { url, queue: cfg.queue_name.clone() };
+    let (queue, task) = RabbitQueue::start(topology.clone(), cfg.batch_max, cfg.batch_linger).await?;
+    let consumer = cfg.run_consumer.then(|| {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(orders::consume(db.clone(), topology, cfg.prefetch, stopped));
+        (stop, task)
+    });
+    Ok((Arc::new(queue), task, consumer))
 }
 
 fn announce(cfg: &Config) {
@@ -148,6 +176,7 @@ async fn housekeeping(pipeline: Pipeline, limiters: Limiters) {
         }
         pipeline.cooldown.sweep(now);
         pipeline.captchas.sweep(now);
+        pipeline.pending.sweep(now);
         if n % 10 == 0 {
             limiters.sweep();
         }

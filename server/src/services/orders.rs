@@ -48,3 +48,81 @@ pub async fn gather<T>(
     }
     batch
 }
+
+/// The RabbitMQ consumer: prefetch, one transaction per message (a batch of orders), ack only
+/// after commit; undecodable messages go to the dead-letter queue; a failed commit is requeued.
+/// Reconnects until `stop` resolves.
+pub async fn consume(
+    db: Db,
+    topology: super::queue::rabbit::Topology,
+    prefetch: u16,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut delay = Duration::from_millis(100);
+    while !*stop.borrow() {
+        match consume_once(&db, &topology, prefetch, stop.clone()).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "order consumer lost RabbitMQ, reconnecting");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+async fn consume_once(
+    db: &Db,
+    topology: &super::queue::rabbit::Topology,
+    prefetch: u16,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
+
+    let (_conn, channel) = topology.connect().await?;
+    channel.basic_qos(prefetch, BasicQosOptions::default()).await?;
+    let tag = format!("orders-{}", uuid::Uuid::now_v7());
+    let mut deliveries = channel
+        .basic_consume(
+            topology.queue.as_str().into(),
+            tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            lapin::types::FieldTable::default(),
+        )
+        .await?;
+    tracing::info!(queue = %topology.queue, "order consumer started");
+    loop {
+        let delivery = tokio::select! {
+            d = deliveries.next() => d,
+            _ = stop.changed() => return Ok(()),
+        };
+        let delivery = match delivery {
+            Some(Ok(d)) => d,
+            Some(Err(e)) => return Err(e.into()),
+            None => anyhow::bail!("the broker closed the consumer"),
+        };
+        let batch: Vec<NewOrder> = match serde_json::from_slice(&delivery.data) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "undecodable order message sent to the dead-letter queue");
+                delivery.reject(BasicRejectOptions { requeue: false }).await?;
+                continue;
+            }
+        };
+        match commit(db, &batch).await {
+            Ok(written) => {
+                let duplicates = written.iter().filter(|w| **w == Written::Duplicate).count();
+                if duplicates > 0 {
+                    tracing::warn!(duplicates, "orders refused: the user already had one");
+                }
+                delivery.ack(BasicAckOptions::default()).await?;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, size = batch.len(), "order batch not stored, requeued");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                delivery.nack(BasicNackOptions { requeue: true, multiple: false }).await?;
+            }
+        }
+    }
+}

@@ -16,7 +16,58 @@ use crate::now_ms;
 use app::model::{
     Captcha, ErrorCode, Order, OrderStatus, Product, PurchaseOutcome, PurchasePass, StockInfo,
 };
+use dashmap::DashMap;
 use std::sync::Arc;
+
+/// Orders the broker confirmed but the consumer may not have written yet, per user. They keep
+/// "already bought" exact in between and let "my orders" show them as queued. This node owns
+/// its users' purchases, so its map is the whole truth for them.
+#[derive(Clone, Default)]
+pub struct Pending(Arc<DashMap<i64, Vec<(NewOrder, String)>>>);
+
+/// Long after any healthy consumer wrote them.
+const PENDING_MS: i64 = 10 * 60_000;
+
+impl Pending {
+    fn add(&self, order: NewOrder, product_name: String) {
+        self.0.entry(order.user_id).or_default().push((order, product_name));
+    }
+
+    fn has(&self, user_id: i64, product_id: i64) -> bool {
+        self.0
+            .get(&user_id)
+            .is_some_and(|v| v.iter().any(|(o, _)| o.product_id == product_id))
+    }
+
+    /// Drops what the database now has; returns the rest as queued orders.
+    fn settle(&self, user_id: i64, stored: &[Order]) -> Vec<Order> {
+        let Some(mut list) = self.0.get_mut(&user_id) else { return Vec::new() };
+        list.retain(|(o, _)| !stored.iter().any(|s| s.order_id == o.order_id));
+        let queued = list
+            .iter()
+            .map(|(o, name)| Order {
+                order_id: o.order_id.clone(),
+                product_id: o.product_id,
+                product_name: name.clone(),
+                status: OrderStatus::Queued,
+                created_at: o.created_at,
+            })
+            .collect();
+        let empty = list.is_empty();
+        drop(list);
+        if empty {
+            self.0.remove_if(&user_id, |_, v| v.is_empty());
+        }
+        queued
+    }
+
+    pub fn sweep(&self, now: i64) {
+        self.0.retain(|_, v| {
+            v.retain(|(o, _)| now - o.created_at < PENDING_MS);
+            !v.is_empty()
+        });
+    }
+}
 
 #[derive(Clone)]
 pub struct Pipeline {
@@ -28,6 +79,7 @@ pub struct Pipeline {
     pub captchas: Captchas,
     pub stock: Stock,
     pub queue: Arc<dyn OrderQueue>,
+    pub pending: Pending,
 }
 
 impl Pipeline {
@@ -127,12 +179,16 @@ impl Pipeline {
 
     pub async fn purchase(&self, user: &Claims, product_id: i64, pass: &str) -> AppResult<PurchaseOutcome> {
         let now = now_ms();
-        self.admissible(user, product_id, now).await?;
+        let row = self.admissible(user, product_id, now).await?;
         if let Err(wait_ms) = self.cooldown.try_claim(user.user_id, now) {
             let secs = (wait_ms + 999) / 1000;
-            return Err(AppError::code(
-                ErrorCode::TooFrequent,
-                format!("one purchase every {} s: try again in {secs} s", self.cooldown.interval_ms() / 1000),
+            let message = format!(
+                "one purchase every {} s: try again in {secs} s",
+                self.cooldown.interval_ms() / 1000
+            );
+            return Err(AppError::RateLimited(
+                app::model::ApiError::new(ErrorCode::TooFrequent, message),
+                secs as u64,
             ));
         }
         if pass.is_empty() || self.captchas.redeem_pass(pass, user.user_id, product_id, now).is_err() {
@@ -141,7 +197,9 @@ impl Pipeline {
                 "solve the captcha first: the purchase pass is missing, used or expired",
             ));
         }
-        if orders::exists(&self.db, product_id, user.user_id).await? {
+        if self.pending.has(user.user_id, product_id)
+            || orders::exists(&self.db, product_id, user.user_id).await?
+        {
             return Err(already_bought());
         }
         if self.stock.take(product_id, now).await? == Take::SoldOut {
@@ -154,9 +212,12 @@ impl Pipeline {
             created_at: now,
         };
         let order_id = order.order_id.clone();
-        let status = match self.queue.submit(order).await {
+        let status = match self.queue.submit(order.clone()).await {
             Ok(Enqueued::Confirmed) => OrderStatus::Confirmed,
-            Ok(Enqueued::Queued) => OrderStatus::Queued,
+            Ok(Enqueued::Queued) => {
+                self.pending.add(order, row.name);
+                OrderStatus::Queued
+            }
             Ok(Enqueued::Duplicate) => {
                 self.stock.give_back(product_id);
                 return Err(already_bought());
@@ -178,7 +239,10 @@ impl Pipeline {
     }
 
     pub async fn orders(&self, user: &Claims) -> AppResult<Vec<Order>> {
-        Ok(orders::for_user(&self.db, user.user_id).await?)
+        let stored = orders::for_user(&self.db, user.user_id).await?;
+        let mut all = self.pending.settle(user.user_id, &stored);
+        all.extend(stored);
+        Ok(all)
     }
 }
 

@@ -11,7 +11,6 @@ use server::repositories::Db;
 use server::services::cookie::CookieCodec;
 use server::startup::Application;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -21,9 +20,7 @@ pub const SECRET: &str = "integration-test-secret-integration-test";
 pub const ANSWER: &str = "test-answer";
 
 pub struct TestApp {
-    pub addr: SocketAddr,
     pub base: String,
-    pub db_url: String,
     pub db: Db,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
@@ -78,9 +75,7 @@ pub async fn spawn_app_on(db_url: &str, overrides: &[(&'static str, &str)]) -> T
     }));
     let db = Db::connect(db_url).await.expect("test db");
     TestApp {
-        addr,
         base: format!("http://{addr}"),
-        db_url: db_url.to_string(),
         db,
         http: reqwest::Client::builder()
             .pool_max_idle_per_host(64)

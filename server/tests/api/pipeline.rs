@@ -31,7 +31,8 @@ async fn crowd(app: &TestApp, shoppers: &[Shopper], product: i64) -> Vec<(Status
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_thousand_shoppers_one_hundred_units_exactly_one_hundred_orders() {
-    let app = spawn_app(&[("FLASH_STOCK_BLOCK", "7")]).await;
+    // Drawing 2,000 captchas in a debug build takes longer than a pass lives by default.
+    let app = spawn_app(&[("FLASH_STOCK_BLOCK", "7"), ("FLASH_PASS_TTL_MS", "600000")]).await;
     let p = app.on_sale(100).await;
     let shoppers = app.shoppers(2_000).await;
     let answers = crowd(&app, &shoppers, p).await;
@@ -64,7 +65,7 @@ async fn one_shopper_sending_one_hundred_purchases_gets_one_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restart_mid_sale_does_not_oversell() {
     let url = crate::helpers::fresh_sqlite_url();
-    let block = [("FLASH_STOCK_BLOCK", "8")];
+    let block = [("FLASH_STOCK_BLOCK", "8"), ("FLASH_PASS_TTL_MS", "600000")];
     let app = spawn_app_on(&url, &block).await;
     let p = app.on_sale(40).await;
     let first = app.shoppers(25).await;

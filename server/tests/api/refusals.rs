@@ -124,11 +124,11 @@ async fn token_bucket_answers_429_with_retry_after() {
     ])
     .await;
     let p = app.on_sale(5).await;
-    let sh = &app.shoppers(1).await[0];
+    let sh = app.shoppers(5).await;
     let mut limited = None;
-    for _ in 0..5 {
+    for s in &sh {
         let r = app.http.get(app.url(&format!("/check?productID={p}")))
-            .header("cookie", &sh.cookie).send().await.unwrap();
+            .header("cookie", &s.cookie).send().await.unwrap();
         if r.status() == StatusCode::TOO_MANY_REQUESTS {
             limited = Some(r);
             break;

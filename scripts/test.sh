@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project; exits non-zero on the first failure.
+#   bootstrap + services → rustfmt → clippy (server + Wasm) → Wasm purity → cargo test → Playwright
+# Prints the time of each step and the total. Non-interactive (the same under CI=true).
+set -euo pipefail
+# shellcheck source=scripts/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$FLASH_ROOT"
+
+TOTAL_START=$SECONDS
+CURRENT_STEP=""
+STEP_START=$SECONDS
+TIMINGS=()
+
+fmt_secs() { printf '%dm %02ds' $(($1 / 60)) $(($1 % 60)); }
+
+summary() {
+  local rc=$?
+  set +e
+  if [ "$rc" -ne 0 ] && [ -n "$CURRENT_STEP" ]; then
+    TIMINGS+=("$(printf '  %-34s %9s  FAILED (exit %d)' "$CURRENT_STEP" "$(fmt_secs $((SECONDS - STEP_START)))" "$rc")")
+  fi
+  echo
+  echo "==================== test.sh summary ===================="
+  local line
+  for line in "${TIMINGS[@]}"; do echo "$line"; done
+  printf '  %-34s %9s\n' "total" "$(fmt_secs $((SECONDS - TOTAL_START)))"
+  if [ "$rc" -eq 0 ]; then
+    echo "ALL CHECKS PASSED"
+  else
+    echo "FAILED in step: ${CURRENT_STEP:-?} (exit $rc)"
+  fi
+  return "$rc"
+}
+trap summary EXIT
+
+# step NAME COMMAND...: runs one step, timed. A failure stops the script (set -e) and the EXIT
+# trap reports which step failed.
+step() {
+  CURRENT_STEP=$1
+  shift
+  STEP_START=$SECONDS
+  echo
+  echo "==> [$CURRENT_STEP] $*"
+  "$@"
+  local took=$((SECONDS - STEP_START))
+  TIMINGS+=("$(printf '  %-34s %9s  ok' "$CURRENT_STEP" "$(fmt_secs "$took")")")
+  echo "<== [$CURRENT_STEP] ok in $(fmt_secs "$took")"
+  CURRENT_STEP=""
+}
+
+# The browser bundle must not pull in server-only crates (they do not build for, or bloat, Wasm).
+wasm_purity() {
+  local tree offenders
+  tree="$(cargo tree -p app --features hydrate --no-default-features \
+    --target wasm32-unknown-unknown -e normal --prefix none)"
+  offenders="$(awk '{print $1}' <<<"$tree" | grep -xE 'tokio|sqlx(-[a-z0-9-]+)?|lapin|mio' | sort -u || true)"
+  if [ -n "$offenders" ]; then
+    echo "Wasm purity check FAILED: the hydrate (browser) build of app depends on server-only crates:" >&2
+    sed 's/^/    /' <<<"$offenders" >&2
+    echo "Gate them behind the app's \"ssr\" feature (optional = true + \"dep:...\")." >&2
+    echo "Inspect with: cargo tree -p app --features hydrate --no-default-features --target wasm32-unknown-unknown -e normal -i <crate>" >&2
+    return 1
+  fi
+  echo "Wasm purity check passed: no tokio, sqlx, lapin or mio in the hydrate build ($(awk '{print $1}' <<<"$tree" | sort -u | wc -l) crates checked)."
+}
+
+# Playwright against a real server: a fresh SQLite database, test mode (a fixed captcha answer),
+# and a random secret for this run.
+end_to_end() {
+  if flash_port_open 127.0.0.1 3000; then
+    echo "127.0.0.1:3000 is in use (a running dev server?): stop it first, the end-to-end tests need that port." >&2
+    return 1
+  fi
+  mkdir -p data
+  rm -f data/e2e.db data/e2e.db-*
+  rm -rf end2end/test-results
+  local secret
+  secret="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  env \
+    LEPTOS_SITE_ADDR=127.0.0.1:3000 \
+    DATABASE_URL='sqlite://data/e2e.db?mode=rwc' \
+    FLASH_TEST_MODE=1 \
+    FLASH_CAPTCHA_TEST_ANSWER=e2e-pass \
+    FLASH_SECRET="$secret" \
+    cargo leptos end-to-end
+}
+
+step "bootstrap" "$FLASH_ROOT/scripts/bootstrap.sh"
+step "services" "$FLASH_ROOT/scripts/services.sh"
+step "cargo fmt --check" cargo fmt --all -- --check
+step "clippy (workspace, all targets)" cargo clippy --workspace --all-targets -- -D warnings
+step "clippy (app, wasm32 hydrate)" cargo clippy -p app --lib --target wasm32-unknown-unknown \
+  --no-default-features --features hydrate -- -D warnings
+step "wasm purity" wasm_purity
+step "cargo test" cargo test --workspace
+step "end-to-end (Playwright)" end_to_end

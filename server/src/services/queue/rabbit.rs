@@ -1,0 +1,163 @@
+//! The RabbitMQ queue: a durable queue, persistent messages, publisher confirms, and several
+//! orders per message (batched by count and a short linger, the seed's own advice). A purchase
+//! is answered "queued" only after the broker confirmed its message; a publish that still fails
+//! after reconnecting and retrying is reported, and the pipeline returns the unit to stock.
+
+use super::{Enqueued, OrderQueue, QueueError};
+use crate::repositories::orders::NewOrder;
+use crate::services::orders::gather;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Queue names: `<name>` for orders, `<name>.dead` for messages the consumer cannot read.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    pub url: String,
+    pub queue: String,
+}
+
+impl Topology {
+    pub fn dead_letter(&self) -> String {
+        format!("{}.dead", self.queue)
+    }
+
+    pub async fn connect(&self) -> lapin::Result<(Connection, Channel)> {
+        let conn = Connection::connect(&self.url, ConnectionProperties::default()).await?;
+        let channel = conn.create_channel().await?;
+        self.declare(&channel).await?;
+        Ok((conn, channel))
+    }
+
+    /// Declares both queues (idempotent; every publisher and consumer does it).
+    pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
+        let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+        channel
+            .queue_declare(self.dead_letter().as_str().into(), durable, FieldTable::default())
+            .await?;
+        let mut args = FieldTable::default();
+        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(LongString::from("")));
+        args.insert(
+            "x-dead-letter-routing-key".into(),
+            AMQPValue::LongString(LongString::from(self.dead_letter().as_str())),
+        );
+        channel.queue_declare(self.queue.as_str().into(), durable, args).await?;
+        Ok(())
+    }
+}
+
+type Job = (NewOrder, oneshot::Sender<bool>);
+
+pub struct RabbitQueue {
+    tx: mpsc::Sender<Job>,
+}
+
+/// How long a batch keeps trying (reconnecting in between) before its orders are refused.
+const PUBLISH_DEADLINE: Duration = Duration::from_secs(5);
+
+impl RabbitQueue {
+    /// Connects once (so a wrong URL fails at start) and starts the publisher task.
+    pub async fn start(topology: Topology, max: usize, linger: Duration) -> anyhow::Result<(Self, JoinHandle<()>)> {
+        let first = Publisher::connect(&topology).await?;
+        let (tx, mut rx) = mpsc::channel::<Job>(65_536);
+        let task = tokio::spawn(async move {
+            let mut publisher = Some(first);
+            while let Some(job) = rx.recv().await {
+                let jobs = gather(&mut rx, job, max, linger).await;
+                let (orders, replies): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+                let ok = publish_with_retry(&topology, &mut publisher, &orders).await;
+                for reply in replies {
+                    let _ = reply.send(ok);
+                }
+            }
+        });
+        Ok((RabbitQueue { tx }, task))
+    }
+}
+
+#[async_trait::async_trait]
+impl OrderQueue for RabbitQueue {
+    async fn submit(&self, order: NewOrder) -> Result<Enqueued, QueueError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send((order, reply)).await.map_err(|_| QueueError::Closed)?;
+        match answer.await {
+            Ok(true) => Ok(Enqueued::Queued),
+            Ok(false) => Err(QueueError::Failed("the broker did not confirm the order".into())),
+            Err(_) => Err(QueueError::Closed),
+        }
+    }
+}
+
+struct Publisher {
+    _conn: Connection,
+    channel: Channel,
+}
+
+impl Publisher {
+    async fn connect(topology: &Topology) -> lapin::Result<Self> {
+        let (conn, channel) = topology.connect().await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        Ok(Publisher { _conn: conn, channel })
+    }
+
+    async fn publish(&self, queue: &str, payload: &[u8]) -> Result<(), String> {
+        let confirm = self
+            .channel
+            .basic_publish(
+                "".into(),
+                queue.into(),
+                BasicPublishOptions { mandatory: true, ..Default::default() },
+                payload,
+                BasicProperties::default()
+                    .with_delivery_mode(2)
+                    .with_content_type("application/json".into()),
+            )
+            .await
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| e.to_string())?;
+        if confirm.is_ack() && confirm.take_message().is_none() {
+            Ok(())
+        } else {
+            Err("the broker refused or returned the message".into())
+        }
+    }
+}
+
+async fn publish_with_retry(topology: &Topology, publisher: &mut Option<Publisher>, orders: &[NewOrder]) -> bool {
+    let payload = match serde_json::to_vec(orders) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "order batch could not be encoded");
+            return false;
+        }
+    };
+    let deadline = tokio::time::Instant::now() + PUBLISH_DEADLINE;
+    let mut delay = Duration::from_millis(50);
+    loop {
+        if publisher.is_none() {
+            match Publisher::connect(topology).await {
+                Ok(p) => *publisher = Some(p),
+                Err(e) => tracing::warn!(error = %e, "RabbitMQ unreachable"),
+            }
+        }
+        if let Some(p) = publisher.as_ref() {
+            match p.publish(&topology.queue, &payload).await {
+                Ok(()) => return true,
+                Err(e) => {
+                    tracing::warn!(error = %e, size = orders.len(), "publish failed, reconnecting");
+                    *publisher = None;
+                }
+            }
+        }
+        if tokio::time::Instant::now() + delay > deadline {
+            tracing::error!(size = orders.len(), "giving up on an order batch: broker unavailable");
+            return false;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(1));
+    }
+}
