@@ -54,7 +54,7 @@ pub fn App() -> impl IntoView {
             <Header />
             <main id="main" class="container">
                 <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=path!("") view=ProductsPage />
+                    <Route path=path!("") view=ProductsPage ssr=SsrMode::Async />
                     <Route path=path!("/product/:id") view=ProductPage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=LoginPage />
                     <Route path=path!("/register") view=RegisterPage />

@@ -6,13 +6,22 @@ pub fn format_utc(ms: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
 }
 
 /// `2d 03:04:05`, `03:04:05` or `04:05` for a duration in milliseconds (rounded up).
 pub fn format_countdown(ms: i64) -> String {
     let total = (ms.max(0) + 999) / 1000;
-    let (d, h, m, s) = (total / 86_400, (total % 86_400) / 3600, (total % 3600) / 60, total % 60);
+    let (d, h, m, s) = (
+        total / 86_400,
+        (total % 86_400) / 3600,
+        (total % 3600) / 60,
+        total % 60,
+    );
     if d > 0 {
         format!("{d}d {h:02}:{m:02}:{s:02}")
     } else if h > 0 {

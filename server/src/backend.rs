@@ -5,7 +5,9 @@ use crate::services::accounts::Accounts;
 use crate::services::cookie::Claims;
 use crate::services::purchase::Pipeline;
 use app::api::{Backend, SessionCookie};
-use app::model::{ApiError, Captcha, Order, Product, PurchaseOutcome, PurchasePass, StockInfo, User};
+use app::model::{
+    ApiError, Captcha, Order, Product, PurchaseOutcome, PurchasePass, StockInfo, User,
+};
 use axum::extract::ConnectInfo;
 use http::request::Parts;
 use std::net::{IpAddr, SocketAddr};
@@ -17,12 +19,17 @@ pub struct PipelineBackend {
 }
 
 pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 impl PipelineBackend {
     fn user(&self, req: &Parts) -> Result<Claims, ApiError> {
-        self.pipeline.authenticate(&req.headers).map_err(AppError::into_api)
+        self.pipeline
+            .authenticate(&req.headers)
+            .map_err(AppError::into_api)
     }
 
     fn session(&self, user: User, claims: &Claims) -> SessionCookie {
@@ -44,10 +51,18 @@ impl Backend for PipelineBackend {
     }
 
     async fn stock(&self, _req: &Parts, id: i64) -> Result<StockInfo, ApiError> {
-        self.pipeline.stock_info(id).await.map_err(AppError::into_api)
+        self.pipeline
+            .stock_info(id)
+            .await
+            .map_err(AppError::into_api)
     }
 
-    async fn register(&self, req: &Parts, name: String, password: String) -> Result<SessionCookie, ApiError> {
+    async fn register(
+        &self,
+        req: &Parts,
+        name: String,
+        password: String,
+    ) -> Result<SessionCookie, ApiError> {
         let (user, claims) = self
             .accounts
             .register(&name, &password, client_ip(req))
@@ -56,7 +71,12 @@ impl Backend for PipelineBackend {
         Ok(self.session(user, &claims))
     }
 
-    async fn login(&self, req: &Parts, name: String, password: String) -> Result<SessionCookie, ApiError> {
+    async fn login(
+        &self,
+        req: &Parts,
+        name: String,
+        password: String,
+    ) -> Result<SessionCookie, ApiError> {
         let (user, claims) = self
             .accounts
             .login(&name, &password, client_ip(req))
@@ -79,7 +99,10 @@ impl Backend for PipelineBackend {
 
     async fn captcha(&self, req: &Parts, product_id: i64) -> Result<Captcha, ApiError> {
         let user = self.user(req)?;
-        self.pipeline.captcha(&user, product_id).await.map_err(AppError::into_api)
+        self.pipeline
+            .captcha(&user, product_id)
+            .await
+            .map_err(AppError::into_api)
     }
 
     async fn verify_captcha(
@@ -96,13 +119,24 @@ impl Backend for PipelineBackend {
             .map_err(AppError::into_api)
     }
 
-    async fn purchase(&self, req: &Parts, product_id: i64, pass: String) -> Result<PurchaseOutcome, ApiError> {
+    async fn purchase(
+        &self,
+        req: &Parts,
+        product_id: i64,
+        pass: String,
+    ) -> Result<PurchaseOutcome, ApiError> {
         let user = self.user(req)?;
-        self.pipeline.purchase(&user, product_id, &pass).await.map_err(AppError::into_api)
+        self.pipeline
+            .purchase(&user, product_id, &pass)
+            .await
+            .map_err(AppError::into_api)
     }
 
     async fn my_orders(&self, req: &Parts) -> Result<Vec<Order>, ApiError> {
         let user = self.user(req)?;
-        self.pipeline.orders(&user).await.map_err(AppError::into_api)
+        self.pipeline
+            .orders(&user)
+            .await
+            .map_err(AppError::into_api)
     }
 }

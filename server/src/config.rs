@@ -157,11 +157,13 @@ impl Config {
         let bind = env("LEPTOS_SITE_ADDR")
             .or_else(|| env("FLASH_BIND"))
             .unwrap_or_else(|| "127.0.0.1:3000".into());
-        let bind = bind.parse().map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
-            name: "LEPTOS_SITE_ADDR",
-            value: bind.clone(),
-            why: e.to_string(),
-        })?;
+        let bind = bind
+            .parse()
+            .map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
+                name: "LEPTOS_SITE_ADDR",
+                value: bind.clone(),
+                why: e.to_string(),
+            })?;
         let rate_limits = RateLimits {
             enabled: flag(env, "FLASH_RATE_LIMITS", true)?,
             purchase_period: Duration::from_micros(parse(env, "FLASH_PURCHASE_PERIOD_US", 1000)?),
@@ -182,13 +184,21 @@ impl Config {
                 .filter(|u| !u.is_empty())
                 .unwrap_or_else(|| "sqlite://data/flash-sale.db?mode=rwc".into()),
             amqp_url: env("AMQP_URL").filter(|u| !u.is_empty()),
-            queue_name: env("FLASH_QUEUE").filter(|q| !q.is_empty()).unwrap_or_else(|| "flash.orders".into()),
+            queue_name: env("FLASH_QUEUE")
+                .filter(|q| !q.is_empty())
+                .unwrap_or_else(|| "flash.orders".into()),
             prefetch: parse(env, "FLASH_PREFETCH", 16u16)?.max(1),
             run_consumer: flag(env, "FLASH_CONSUMER", true)?,
             production,
             secret,
             previous_secrets: env("FLASH_PREVIOUS_SECRETS")
-                .map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+                .map(|s| {
+                    s.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
                 .unwrap_or_default(),
             using_dev_secret,
             secure_cookies: flag(env, "FLASH_SECURE_COOKIES", production)?,
@@ -215,8 +225,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(&move |k| map.get(k).cloned())
     }
 
@@ -232,7 +244,10 @@ mod tests {
 
     #[test]
     fn production_needs_a_secret_and_test_answer_needs_test_mode() {
-        assert!(matches!(cfg(&[("FLASH_ENV", "production")]), Err(ConfigError::Missing(..))));
+        assert!(matches!(
+            cfg(&[("FLASH_ENV", "production")]),
+            Err(ConfigError::Missing(..))
+        ));
         assert!(matches!(
             cfg(&[("FLASH_CAPTCHA_TEST_ANSWER", "x")]),
             Err(ConfigError::TestAnswerWithoutTestMode)
@@ -240,7 +255,12 @@ mod tests {
         assert!(cfg(&[("FLASH_CAPTCHA_TEST_ANSWER", "x"), ("FLASH_TEST_MODE", "1")]).is_ok());
         assert!(cfg(&[("FLASH_SECRET", "short")]).is_err());
         assert!(cfg(&[("FLASH_RATE_LIMITS", "maybe")]).is_err());
-        assert!(!cfg(&[("FLASH_RATE_LIMITS", "off")]).unwrap().rate_limits.enabled);
+        assert!(
+            !cfg(&[("FLASH_RATE_LIMITS", "off")])
+                .unwrap()
+                .rate_limits
+                .enabled
+        );
     }
 
     #[test]
@@ -252,6 +272,9 @@ mod tests {
         .unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("s3cr3t") && !shown.contains(":pw@"));
-        assert_eq!(redact_url("amqp://guest:guest@h:5672/%2f"), "amqp://guest:***@h:5672/%2f");
+        assert_eq!(
+            redact_url("amqp://guest:guest@h:5672/%2f"),
+            "amqp://guest:***@h:5672/%2f"
+        );
     }
 }

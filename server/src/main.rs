@@ -4,7 +4,10 @@ use server::repositories::{blacklist, products, Db};
 use server::startup::{leptos_options, shutdown_signal, Application};
 
 #[derive(Parser)]
-#[command(name = "server", about = "Flash Sale: a flash-sale server that never oversells")]
+#[command(
+    name = "server",
+    about = "Flash Sale: a flash-sale server that never oversells"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -62,7 +65,14 @@ async fn main() -> anyhow::Result<()> {
                 }
                 BlacklistAction::Remove { user_id } => {
                     let gone = blacklist::remove(&db, user_id).await?;
-                    println!("user {user_id} {}", if gone { "removed" } else { "was not blacklisted" });
+                    println!(
+                        "user {user_id} {}",
+                        if gone {
+                            "removed"
+                        } else {
+                            "was not blacklisted"
+                        }
+                    );
                 }
                 BlacklistAction::List => {
                     for e in blacklist::list(&db).await? {

@@ -5,6 +5,7 @@
 use crate::backend::PipelineBackend;
 use crate::config::Config;
 use crate::controllers::{self, AppState};
+use crate::now_ms;
 use crate::repositories::{demo, products, Db, DbKind};
 use crate::services::accounts::{hash_password, Accounts};
 use crate::services::blacklist::Blacklist;
@@ -12,14 +13,13 @@ use crate::services::captcha::Captchas;
 use crate::services::cookie::CookieCodec;
 use crate::services::cooldown::Cooldown;
 use crate::services::limiter::Limiters;
-use crate::services::purchase::Pipeline;
 use crate::services::orders;
 use crate::services::purchase::Pending;
+use crate::services::purchase::Pipeline;
 use crate::services::queue::rabbit::{RabbitQueue, Topology};
 use crate::services::queue::{EmbeddedQueue, OrderQueue};
 use crate::services::stock::Stock;
 use crate::services::window::Catalog;
-use crate::now_ms;
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 use std::future::Future;
@@ -66,10 +66,18 @@ impl Application {
             // stranded by a crash can safely go back to stock.
             let n = products::reconcile(&db).await?;
             if n > 0 {
-                tracing::info!(products = n, "returned leased but unsold stock after a restart");
+                tracing::info!(
+                    products = n,
+                    "returned leased but unsold stock after a restart"
+                );
             }
         }
-        let cookies = CookieCodec::new(&cfg.secret, &cfg.previous_secrets, cfg.session_ttl, cfg.secure_cookies);
+        let cookies = CookieCodec::new(
+            &cfg.secret,
+            &cfg.previous_secrets,
+            cfg.session_ttl,
+            cfg.secure_cookies,
+        );
         let limiters = Limiters::new(&cfg.rate_limits);
         let (queue, queue_task, consumer) = start_queue(&cfg, &db).await?;
         let pipeline = Pipeline {
@@ -91,7 +99,10 @@ impl Application {
         let accounts = Accounts::new(db, cookies, limiters.clone())?;
         let housekeeping = tokio::spawn(housekeeping(pipeline.clone(), limiters.clone()));
         let state = AppState {
-            backend: PipelineBackend { pipeline: pipeline.clone(), accounts },
+            backend: PipelineBackend {
+                pipeline: pipeline.clone(),
+                accounts,
+            },
             limiters,
             leptos,
             max_body: cfg.max_body_bytes,
@@ -108,18 +119,35 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Application { listener, router, pipeline, queue_task, consumer, housekeeping } = self;
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            router,
+            pipeline,
+            queue_task,
+            consumer,
+            housekeeping,
+        } = self;
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
+        axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await?;
         housekeeping.abort();
         let stock = pipeline.stock.clone();
         // The last queue handle goes with the pipeline: the batcher writes what it holds and ends.
         drop(pipeline);
-        if tokio::time::timeout(Duration::from_secs(30), queue_task).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(30), queue_task)
+            .await
+            .is_err()
+        {
             tracing::error!("order queue did not drain within 30 s");
         }
         if let Some((stop, task)) = consumer {
@@ -135,13 +163,20 @@ impl Application {
 type Consumer = Option<(tokio::sync::watch::Sender<bool>, JoinHandle<()>)>;
 
 /// The embedded group-commit queue, or RabbitMQ (plus its consumer) when `AMQP_URL` is set.
-async fn start_queue(cfg: &Config, db: &Db) -> anyhow::Result<(Arc<dyn OrderQueue>, JoinHandle<()>, Consumer)> {
+async fn start_queue(
+    cfg: &Config,
+    db: &Db,
+) -> anyhow::Result<(Arc<dyn OrderQueue>, JoinHandle<()>, Consumer)> {
     let Some(url) = cfg.amqp_url.clone() else {
         let (queue, task) = EmbeddedQueue::start(db.clone(), cfg.batch_max, cfg.batch_linger);
         return Ok((Arc::new(queue), task, None));
     };
-    let topology = Topology { url, queue: cfg.queue_name.clone() };
-    let (queue, task) = RabbitQueue::start(topology.clone(), cfg.batch_max, cfg.batch_linger).await?;
+    let topology = Topology {
+        url,
+        queue: cfg.queue_name.clone(),
+    };
+    let (queue, task) =
+        RabbitQueue::start(topology.clone(), cfg.batch_max, cfg.batch_linger).await?;
     let consumer = cfg.run_consumer.then(|| {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(orders::consume(db.clone(), topology, cfg.prefetch, stopped));
@@ -153,10 +188,14 @@ async fn start_queue(cfg: &Config, db: &Db) -> anyhow::Result<(Arc<dyn OrderQueu
 fn announce(cfg: &Config) {
     tracing::info!(config = ?cfg, "starting");
     if cfg.using_dev_secret {
-        tracing::warn!("FLASH_SECRET is not set: using the development secret. Never do this in production.");
+        tracing::warn!(
+            "FLASH_SECRET is not set: using the development secret. Never do this in production."
+        );
     }
     if cfg.test_mode {
-        tracing::warn!("!!! FLASH_TEST_MODE is on: captchas may have a fixed answer. Never in production. !!!");
+        tracing::warn!(
+            "!!! FLASH_TEST_MODE is on: captchas may have a fixed answer. Never in production. !!!"
+        );
     }
     if !cfg.rate_limits.enabled {
         tracing::warn!("FLASH_RATE_LIMITS=off: token buckets are disabled (benchmark mode)");
@@ -177,7 +216,7 @@ async fn housekeeping(pipeline: Pipeline, limiters: Limiters) {
         pipeline.cooldown.sweep(now);
         pipeline.captchas.sweep(now);
         pipeline.pending.sweep(now);
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             limiters.sweep();
         }
     }

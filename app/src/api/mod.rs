@@ -27,7 +27,9 @@ mod ssr {
             leptos::logging::error!("backend port missing from the Leptos context");
             ApiError::internal()
         })?;
-        let parts: Parts = leptos_axum::extract().await.map_err(|_| ApiError::internal())?;
+        let parts: Parts = leptos_axum::extract()
+            .await
+            .map_err(|_| ApiError::internal())?;
         Ok((backend, parts))
     }
 

@@ -1,7 +1,9 @@
 //! The backend port: one method per user action. `server` implements it with the real
 //! pipeline; `app` cannot depend on `server`, so the seam is this trait.
 
-use crate::model::{ApiError, Captcha, Order, Product, PurchaseOutcome, PurchasePass, StockInfo, User};
+use crate::model::{
+    ApiError, Captcha, Order, Product, PurchaseOutcome, PurchasePass, StockInfo, User,
+};
 use http::request::Parts;
 
 /// A logged-in user and the `Set-Cookie` value that carries them.
@@ -16,10 +18,18 @@ pub trait Backend: Send + Sync + 'static {
     async fn product(&self, req: &Parts, id: i64) -> Result<Product, ApiError>;
     async fn stock(&self, req: &Parts, id: i64) -> Result<StockInfo, ApiError>;
 
-    async fn register(&self, req: &Parts, name: String, password: String)
-        -> Result<SessionCookie, ApiError>;
-    async fn login(&self, req: &Parts, name: String, password: String)
-        -> Result<SessionCookie, ApiError>;
+    async fn register(
+        &self,
+        req: &Parts,
+        name: String,
+        password: String,
+    ) -> Result<SessionCookie, ApiError>;
+    async fn login(
+        &self,
+        req: &Parts,
+        name: String,
+        password: String,
+    ) -> Result<SessionCookie, ApiError>;
     /// The `Set-Cookie` value that removes the auth cookie.
     fn logout(&self) -> String;
     async fn current_user(&self, req: &Parts) -> Result<Option<User>, ApiError>;
@@ -32,7 +42,11 @@ pub trait Backend: Send + Sync + 'static {
         captcha_id: String,
         answer: String,
     ) -> Result<PurchasePass, ApiError>;
-    async fn purchase(&self, req: &Parts, product_id: i64, pass: String)
-        -> Result<PurchaseOutcome, ApiError>;
+    async fn purchase(
+        &self,
+        req: &Parts,
+        product_id: i64,
+        pass: String,
+    ) -> Result<PurchaseOutcome, ApiError>;
     async fn my_orders(&self, req: &Parts) -> Result<Vec<Order>, ApiError>;
 }

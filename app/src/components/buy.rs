@@ -60,7 +60,8 @@ pub fn BuyPanel(product_id: i64, enabled: bool) -> impl IntoView {
                     captcha.set(Some(c));
                     // Refresh by itself a little before the server forgets it.
                     gloo_sleep((ttl - 5_000).max(1_000) as u32).await;
-                    let same = captcha.try_get_untracked().flatten().map(|c| c.captcha_id) == Some(id);
+                    let same =
+                        captcha.try_get_untracked().flatten().map(|c| c.captcha_id) == Some(id);
                     if same && modal_open.get_untracked() {
                         if let Ok(c) = new_captcha(product_id).await {
                             captcha.try_set(Some(c));
@@ -199,7 +200,9 @@ fn error_notice(e: ApiError) -> Notice {
         ErrorCode::SoldOut => "Sold out: every unit has been sold.".to_string(),
         ErrorCode::TooFrequent => format!("Too frequent: {}", e.message),
         ErrorCode::AlreadyBought => "You have already bought this product.".to_string(),
-        ErrorCode::Blacklisted => "Access denied: your account may not buy in this sale.".to_string(),
+        ErrorCode::Blacklisted => {
+            "Access denied: your account may not buy in this sale.".to_string()
+        }
         ErrorCode::OutsideWindow => "The sale is not open right now.".to_string(),
         ErrorCode::Unauthenticated => "Please log in to buy.".to_string(),
         _ => e.message,

@@ -17,6 +17,7 @@ pub fn CaptchaModal(
 ) -> impl IntoView {
     let answer = RwSignal::new(String::new());
     let input_ref = NodeRef::<html::Input>::new();
+    let refresh_ref = NodeRef::<html::Button>::new();
     let close_ref = NodeRef::<html::Button>::new();
 
     // Each new captcha wants a fresh answer and the focus back in the box.
@@ -31,9 +32,10 @@ pub fn CaptchaModal(
     let on_keydown = move |ev: KeyboardEvent| match ev.key().as_str() {
         "Escape" => on_close.run(()),
         "Tab" => {
-            // Cycle between the first (answer box) and last (close button) focusable elements.
+            // Keep the focus inside: wrap between the first ("New captcha") and the last
+            // ("Cancel") focusable element.
             let active = document().active_element();
-            let (first, last) = (input_ref.get(), close_ref.get());
+            let (first, last) = (refresh_ref.get(), close_ref.get());
             if let (Some(first), Some(last)) = (first, last) {
                 let first_el: &leptos::web_sys::Element = first.as_ref();
                 let last_el: &leptos::web_sys::Element = last.as_ref();
@@ -82,6 +84,7 @@ pub fn CaptchaModal(
                     <button
                         type="button"
                         class="link-button"
+                        node_ref=refresh_ref
                         on:click=move |_| on_refresh.run(())
                     >
                         "New captcha"
@@ -128,4 +131,3 @@ pub fn CaptchaModal(
         </div>
     }
 }
-

@@ -7,6 +7,10 @@ use leptos_meta::Title;
 /// Shown (with status 403) for a product page outside its sale window, like the seed's page.
 #[component]
 pub fn AccessDenied(product: Product) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+        resp.set_status(http::StatusCode::FORBIDDEN);
+    }
     let upcoming = product.phase() == SalePhase::Upcoming;
     let (opens, ends, now) = (product.page_opens, product.sale_end, product.server_time);
     view! {

@@ -19,11 +19,7 @@ fn next_path() -> impl Fn() -> String + Copy {
 
 fn after_login<A>(action: ServerAction<A>)
 where
-    A: leptos::server_fn::ServerFn<Output = User, Error = ApiError>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    A: leptos::server_fn::ServerFn<Output = User, Error = ApiError> + Clone + Send + Sync + 'static,
     A::Output: Send + Sync,
 {
     let auth = use_auth();
@@ -39,11 +35,7 @@ where
 
 fn error_view<A>(action: ServerAction<A>) -> impl IntoView
 where
-    A: leptos::server_fn::ServerFn<Output = User, Error = ApiError>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    A: leptos::server_fn::ServerFn<Output = User, Error = ApiError> + Clone + Send + Sync + 'static,
 {
     move || match action.value().get() {
         Some(Err(e)) => Some(view! {

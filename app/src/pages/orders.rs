@@ -10,7 +10,10 @@ use leptos_router::components::Redirect;
 #[component]
 pub fn OrdersPage() -> impl IntoView {
     let auth = use_auth();
-    let orders = Resource::new(move || auth.user.get().map(|u| u.ok().flatten().map(|u| u.id)), |_| my_orders());
+    let orders = Resource::new(
+        move || auth.user.get().map(|u| u.ok().flatten().map(|u| u.id)),
+        |_| my_orders(),
+    );
     view! {
         <Title text="My orders" />
         <h1>"My orders"</h1>

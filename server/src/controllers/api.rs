@@ -38,8 +38,13 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(Body(v)),
-            Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(AppError::code(ErrorCode::PayloadTooLarge, "request body too large"))
+            Err(JsonRejection::BytesRejection(e))
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Err(AppError::code(
+                    ErrorCode::PayloadTooLarge,
+                    "request body too large",
+                ))
             }
             Err(e) => Err(AppError::code(ErrorCode::BadRequest, e.body_text())),
         }
@@ -56,7 +61,12 @@ impl<S: Send + Sync> FromRequestParts<S> for ProductId {
         Path::<i64>::from_request_parts(parts, state)
             .await
             .map(|Path(id)| ProductId(id))
-            .map_err(|e: PathRejection| AppError::code(ErrorCode::BadRequest, format!("product id: {}", e.body_text())))
+            .map_err(|e: PathRejection| {
+                AppError::code(
+                    ErrorCode::BadRequest,
+                    format!("product id: {}", e.body_text()),
+                )
+            })
     }
 }
 
@@ -67,7 +77,11 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        state.backend.pipeline.authenticate(&parts.headers).map(Auth)
+        state
+            .backend
+            .pipeline
+            .authenticate(&parts.headers)
+            .map(Auth)
     }
 }
 
@@ -79,7 +93,11 @@ async fn product(State(s): State<AppState>, ProductId(id): ProductId) -> AppResu
     Ok(Json(s.backend.pipeline.product(id).await?))
 }
 
-async fn captcha(State(s): State<AppState>, Auth(u): Auth, ProductId(id): ProductId) -> AppResult<Response> {
+async fn captcha(
+    State(s): State<AppState>,
+    Auth(u): Auth,
+    ProductId(id): ProductId,
+) -> AppResult<Response> {
     Ok(Json(s.backend.pipeline.captcha(&u, id).await?).into_response())
 }
 
@@ -95,7 +113,11 @@ async fn verify(
     ProductId(id): ProductId,
     Body(b): Body<VerifyBody>,
 ) -> AppResult<Response> {
-    let pass = s.backend.pipeline.verify_captcha(&u, id, &b.captcha_id, &b.answer).await?;
+    let pass = s
+        .backend
+        .pipeline
+        .verify_captcha(&u, id, &b.captcha_id, &b.answer)
+        .await?;
     Ok(Json(pass).into_response())
 }
 
@@ -151,15 +173,31 @@ fn signed_in(s: &AppState, user: User, claims: &Claims) -> Response {
     ([(header::SET_COOKIE, cookie)], Json(user)).into_response()
 }
 
-async fn register(State(s): State<AppState>, parts: ClientIp, Body(c): Body<Credentials>) -> AppResult<Response> {
-    let (user, claims) = s.backend.accounts.register(&c.name, &c.password, parts.0).await?;
+async fn register(
+    State(s): State<AppState>,
+    parts: ClientIp,
+    Body(c): Body<Credentials>,
+) -> AppResult<Response> {
+    let (user, claims) = s
+        .backend
+        .accounts
+        .register(&c.name, &c.password, parts.0)
+        .await?;
     let mut resp = signed_in(&s, user, &claims);
     *resp.status_mut() = StatusCode::CREATED;
     Ok(resp)
 }
 
-async fn login(State(s): State<AppState>, parts: ClientIp, Body(c): Body<Credentials>) -> AppResult<Response> {
-    let (user, claims) = s.backend.accounts.login(&c.name, &c.password, parts.0).await?;
+async fn login(
+    State(s): State<AppState>,
+    parts: ClientIp,
+    Body(c): Body<Credentials>,
+) -> AppResult<Response> {
+    let (user, claims) = s
+        .backend
+        .accounts
+        .login(&c.name, &c.password, parts.0)
+        .await?;
     Ok(signed_in(&s, user, &claims))
 }
 
@@ -169,7 +207,11 @@ async fn logout(State(s): State<AppState>) -> Response {
 }
 
 async fn me(Auth(u): Auth) -> Json<User> {
-    Json(User { id: u.user_id, name: u.name, role: u.role })
+    Json(User {
+        id: u.user_id,
+        name: u.name,
+        role: u.role,
+    })
 }
 
 /// The client's address, for slowing down repeated logins.

@@ -46,9 +46,14 @@ pub fn router(state: AppState) -> Router {
             move || leptos::prelude::provide_context(backend.clone()),
             move || app::shell(leptos.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
         .layer(mw::from_fn(server_fn_status))
-        .layer(mw::from_fn_with_state(state.limiters.clone(), limiter::middleware))
+        .layer(mw::from_fn_with_state(
+            state.limiters.clone(),
+            limiter::middleware,
+        ))
         .layer(mw::from_fn_with_state(state.max_body, body_limit))
         .with_state(state)
 }
@@ -66,7 +71,8 @@ async fn body_limit(State(limit): State<usize>, req: Request, next: Next) -> Res
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return AppError::code(ErrorCode::PayloadTooLarge, "request body too large").into_response();
+        return AppError::code(ErrorCode::PayloadTooLarge, "request body too large")
+            .into_response();
     }
     let (parts, body) = req.into_parts();
     let limited = Body::new(http_body_util::Limited::new(body, limit));
@@ -75,13 +81,16 @@ async fn body_limit(State(limit): State<usize>, req: Request, next: Next) -> Res
 
 /// Server functions answer every error with 500; give it the status its error code deserves.
 async fn server_fn_status(req: Request, next: Next) -> Response {
-    let is_server_fn = req.uri().path().starts_with("/api/") && !req.uri().path().starts_with("/api/v1/");
+    let is_server_fn =
+        req.uri().path().starts_with("/api/") && !req.uri().path().starts_with("/api/v1/");
     let resp = next.run(req).await;
     if !is_server_fn || resp.status() != StatusCode::INTERNAL_SERVER_ERROR {
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
     if let Ok(err) = serde_json::from_slice::<ApiError>(&bytes) {
         parts.status = StatusCode::from_u16(err.error.status()).unwrap_or(parts.status);
     }

@@ -10,7 +10,9 @@ pub struct Entry {
 }
 
 pub async fn ids(db: &Db) -> Result<Vec<i64>, sqlx::Error> {
-    let rows = sqlx::query("SELECT user_id FROM blacklist").fetch_all(&db.pool).await?;
+    let rows = sqlx::query("SELECT user_id FROM blacklist")
+        .fetch_all(&db.pool)
+        .await?;
     rows.iter().map(|r| col(r, "user_id")).collect()
 }
 

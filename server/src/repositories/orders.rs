@@ -87,12 +87,14 @@ pub async fn write_batch(db: &Db, orders: &[NewOrder]) -> Result<Vec<Written>, s
 }
 
 pub async fn exists(db: &Db, product_id: i64, user_id: i64) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query("SELECT id FROM orders WHERE product_id = ? AND user_id = ?")
-        .bind(product_id)
-        .bind(user_id)
-        .fetch_optional(&db.pool)
-        .await?
-        .is_some())
+    Ok(
+        sqlx::query("SELECT id FROM orders WHERE product_id = ? AND user_id = ?")
+            .bind(product_id)
+            .bind(user_id)
+            .fetch_optional(&db.pool)
+            .await?
+            .is_some(),
+    )
 }
 
 pub async fn for_user(db: &Db, user_id: i64) -> Result<Vec<Order>, sqlx::Error> {

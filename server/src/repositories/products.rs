@@ -68,7 +68,9 @@ pub async fn insert(db: &Db, p: &NewProduct<'_>, now: i64) -> Result<i64, sqlx::
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    let row = sqlx::query("SELECT MAX(id) AS id FROM products").fetch_one(&mut *tx).await?;
+    let row = sqlx::query("SELECT MAX(id) AS id FROM products")
+        .fetch_one(&mut *tx)
+        .await?;
     let id = col(&row, "id")?;
     tx.commit().await?;
     Ok(id)
@@ -90,12 +92,13 @@ pub async fn lease(db: &Db, id: i64, want: i64) -> Result<i64, sqlx::Error> {
         if grant <= 0 {
             return Ok(0);
         }
-        let done = sqlx::query("UPDATE products SET leased = leased + ? WHERE id = ? AND leased = ?")
-            .bind(grant)
-            .bind(id)
-            .bind(leased)
-            .execute(&db.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE products SET leased = leased + ? WHERE id = ? AND leased = ?")
+                .bind(grant)
+                .bind(id)
+                .bind(leased)
+                .execute(&db.pool)
+                .await?;
         if done.rows_affected() == 1 {
             return Ok(grant);
         }

@@ -23,7 +23,13 @@ pub fn role_str(role: Role) -> &'static str {
 }
 
 /// Inserts a user; a taken name is a unique violation for the caller to map to 409.
-pub async fn insert(db: &Db, name: &str, hash: &str, role: Role, now: i64) -> Result<User, sqlx::Error> {
+pub async fn insert(
+    db: &Db,
+    name: &str,
+    hash: &str,
+    role: Role,
+    now: i64,
+) -> Result<User, sqlx::Error> {
     sqlx::query("INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)")
         .bind(name)
         .bind(hash)
@@ -31,7 +37,9 @@ pub async fn insert(db: &Db, name: &str, hash: &str, role: Role, now: i64) -> Re
         .bind(now)
         .execute(&db.pool)
         .await?;
-    let stored = find_by_name(db, name).await?.ok_or(sqlx::Error::RowNotFound)?;
+    let stored = find_by_name(db, name)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
     Ok(stored.user)
 }
 
@@ -54,6 +62,8 @@ pub async fn find_by_name(db: &Db, name: &str) -> Result<Option<StoredUser>, sql
 }
 
 pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&db.pool).await?;
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
+        .fetch_one(&db.pool)
+        .await?;
     col(&row, "n")
 }

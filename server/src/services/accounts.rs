@@ -4,11 +4,13 @@
 use super::cookie::{Claims, CookieCodec};
 use super::limiter::Limiters;
 use crate::error::{AppError, AppResult};
+use crate::now_ms;
 use crate::repositories::db::is_unique_violation;
 use crate::repositories::{users, Db};
-use crate::now_ms;
 use app::model::{ErrorCode, Role, User};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use std::net::IpAddr;
 
@@ -37,7 +39,10 @@ fn check_password(password: &str) -> AppResult<()> {
     if (8..=128).contains(&password.chars().count()) {
         Ok(())
     } else {
-        Err(AppError::code(ErrorCode::BadRequest, "password: 8 to 128 characters"))
+        Err(AppError::code(
+            ErrorCode::BadRequest,
+            "password: 8 to 128 characters",
+        ))
     }
 }
 
@@ -51,12 +56,18 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 
 fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| AppError::Internal(e.into()))
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))
 }
 
 #[derive(Clone)]
@@ -70,10 +81,20 @@ pub struct Accounts {
 
 impl Accounts {
     pub fn new(db: Db, cookies: CookieCodec, limiters: Limiters) -> anyhow::Result<Self> {
-        Ok(Accounts { db, cookies, limiters, dummy_hash: hash_password("not-a-real-password")? })
+        Ok(Accounts {
+            db,
+            cookies,
+            limiters,
+            dummy_hash: hash_password("not-a-real-password")?,
+        })
     }
 
-    pub async fn register(&self, name: &str, password: &str, ip: Option<IpAddr>) -> AppResult<(User, Claims)> {
+    pub async fn register(
+        &self,
+        name: &str,
+        password: &str,
+        ip: Option<IpAddr>,
+    ) -> AppResult<(User, Claims)> {
         let name = UserName::parse(name)?;
         check_password(password)?;
         self.limiters.check_login(&name.0, ip)?;
@@ -86,23 +107,34 @@ impl Accounts {
             }
             Err(e) => return Err(e.into()),
         };
-        let claims = self.cookies.claims(user.id, user.role, &user.name, now_ms());
+        let claims = self
+            .cookies
+            .claims(user.id, user.role, &user.name, now_ms());
         Ok((user, claims))
     }
 
-    pub async fn login(&self, name: &str, password: &str, ip: Option<IpAddr>) -> AppResult<(User, Claims)> {
+    pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        ip: Option<IpAddr>,
+    ) -> AppResult<(User, Claims)> {
         let refused = || AppError::code(ErrorCode::InvalidCredentials, "wrong name or password");
         if name.len() > 64 || password.len() > 256 {
             return Err(refused());
         }
         self.limiters.check_login(name.trim(), ip)?;
         let stored = users::find_by_name(&self.db, name.trim()).await?;
-        let hash = stored.as_ref().map_or_else(|| self.dummy_hash.clone(), |s| s.password_hash.clone());
+        let hash = stored
+            .as_ref()
+            .map_or_else(|| self.dummy_hash.clone(), |s| s.password_hash.clone());
         let pw = password.to_string();
         let ok = blocking(move || verify_password(&pw, &hash)).await?;
         match stored {
             Some(s) if ok => {
-                let claims = self.cookies.claims(s.user.id, s.user.role, &s.user.name, now_ms());
+                let claims = self
+                    .cookies
+                    .claims(s.user.id, s.user.role, &s.user.name, now_ms());
                 Ok((s.user, claims))
             }
             _ => Err(refused()),

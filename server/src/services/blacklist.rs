@@ -23,7 +23,10 @@ impl Blacklist {
     }
 
     pub fn contains(&self, user_id: i64) -> bool {
-        self.ids.read().map(|s| s.contains(&user_id)).unwrap_or(false)
+        self.ids
+            .read()
+            .map(|s| s.contains(&user_id))
+            .unwrap_or(false)
     }
 
     pub async fn refresh(&self) -> Result<(), sqlx::Error> {

@@ -54,7 +54,8 @@ pub struct Issued {
 
 impl Captchas {
     pub fn new(secret: &str, ttl_ms: i64, pass_ttl_ms: i64, test_answer: Option<String>) -> Self {
-        let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+        let mut mac =
+            HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
         mac.update(b"flash-sale purchase pass v1");
         let pass_key: [u8; 32] = mac.finalize().into_bytes().into();
         Captchas {
@@ -108,7 +109,10 @@ impl Captchas {
         answer: &str,
         now: i64,
     ) -> Result<String, CaptchaError> {
-        let (_, p) = self.pending.remove(captcha_id).ok_or(CaptchaError::Invalid)?;
+        let (_, p) = self
+            .pending
+            .remove(captcha_id)
+            .ok_or(CaptchaError::Invalid)?;
         let ok = p.user_id == user_id
             && p.product_id == product_id
             && now < p.expires
@@ -137,11 +141,19 @@ impl Captchas {
     }
 
     /// Accepts a pass once: for this user, this product, before it expires.
-    pub fn redeem_pass(&self, pass: &str, user_id: i64, product_id: i64, now: i64) -> Result<(), CaptchaError> {
+    pub fn redeem_pass(
+        &self,
+        pass: &str,
+        user_id: i64,
+        product_id: i64,
+        now: i64,
+    ) -> Result<(), CaptchaError> {
         if pass.len() > 128 {
             return Err(CaptchaError::PassRequired);
         }
-        let raw = URL_SAFE_NO_PAD.decode(pass).map_err(|_| CaptchaError::PassRequired)?;
+        let raw = URL_SAFE_NO_PAD
+            .decode(pass)
+            .map_err(|_| CaptchaError::PassRequired)?;
         if raw.len() != PASS_LEN {
             return Err(CaptchaError::PassRequired);
         }
@@ -187,7 +199,12 @@ mod tests {
     use super::*;
 
     fn svc(answer: Option<&str>) -> Captchas {
-        Captchas::new("test-secret-test-secret-test-secret", 60_000, 30_000, answer.map(String::from))
+        Captchas::new(
+            "test-secret-test-secret-test-secret",
+            60_000,
+            30_000,
+            answer.map(String::from),
+        )
     }
 
     #[test]
@@ -196,23 +213,47 @@ mod tests {
         let issued = c.issue(1, 2, 0).unwrap();
         assert!(!issued.image_png_base64.is_empty());
         let pass = c.verify(1, 2, &issued.captcha_id, " ABC ", 10).unwrap();
-        assert_eq!(c.redeem_pass(&pass, 9, 2, 20), Err(CaptchaError::PassRequired));
-        assert_eq!(c.redeem_pass(&pass, 1, 3, 20), Err(CaptchaError::PassRequired));
-        assert_eq!(c.redeem_pass(&pass, 1, 2, 30_010), Err(CaptchaError::PassRequired));
+        assert_eq!(
+            c.redeem_pass(&pass, 9, 2, 20),
+            Err(CaptchaError::PassRequired)
+        );
+        assert_eq!(
+            c.redeem_pass(&pass, 1, 3, 20),
+            Err(CaptchaError::PassRequired)
+        );
+        assert_eq!(
+            c.redeem_pass(&pass, 1, 2, 30_010),
+            Err(CaptchaError::PassRequired)
+        );
         assert_eq!(c.redeem_pass(&pass, 1, 2, 20), Ok(()));
-        assert_eq!(c.redeem_pass(&pass, 1, 2, 21), Err(CaptchaError::PassRequired));
+        assert_eq!(
+            c.redeem_pass(&pass, 1, 2, 21),
+            Err(CaptchaError::PassRequired)
+        );
     }
 
     #[test]
     fn captchas_are_single_use_bound_and_expire() {
         let c = svc(Some("abc"));
         let a = c.issue(1, 2, 0).unwrap();
-        assert_eq!(c.verify(1, 2, &a.captcha_id, "nope", 1), Err(CaptchaError::Invalid));
-        assert_eq!(c.verify(1, 2, &a.captcha_id, "abc", 1), Err(CaptchaError::Invalid));
+        assert_eq!(
+            c.verify(1, 2, &a.captcha_id, "nope", 1),
+            Err(CaptchaError::Invalid)
+        );
+        assert_eq!(
+            c.verify(1, 2, &a.captcha_id, "abc", 1),
+            Err(CaptchaError::Invalid)
+        );
         let b = c.issue(1, 2, 0).unwrap();
-        assert_eq!(c.verify(5, 2, &b.captcha_id, "abc", 1), Err(CaptchaError::Invalid));
+        assert_eq!(
+            c.verify(5, 2, &b.captcha_id, "abc", 1),
+            Err(CaptchaError::Invalid)
+        );
         let d = c.issue(1, 2, 0).unwrap();
-        assert_eq!(c.verify(1, 2, &d.captcha_id, "abc", 60_000), Err(CaptchaError::Invalid));
+        assert_eq!(
+            c.verify(1, 2, &d.captcha_id, "abc", 60_000),
+            Err(CaptchaError::Invalid)
+        );
         c.issue(1, 2, 0).unwrap();
         c.sweep(60_001);
         assert_eq!(c.outstanding(), 0);
@@ -232,9 +273,15 @@ mod tests {
         let c = svc(Some("abc"));
         let other = Captchas::new("another-secret-another-secret-xx", 60_000, 30_000, None);
         let forged = other.sign_pass(1, 2, 1_000_000, 7);
-        assert_eq!(c.redeem_pass(&forged, 1, 2, 0), Err(CaptchaError::PassRequired));
+        assert_eq!(
+            c.redeem_pass(&forged, 1, 2, 0),
+            Err(CaptchaError::PassRequired)
+        );
         for junk in ["", "!!!", "AAAA", &"A".repeat(500)] {
-            assert_eq!(c.redeem_pass(junk, 1, 2, 0), Err(CaptchaError::PassRequired));
+            assert_eq!(
+                c.redeem_pass(junk, 1, 2, 0),
+                Err(CaptchaError::PassRequired)
+            );
         }
     }
 }

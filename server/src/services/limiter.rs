@@ -54,10 +54,7 @@ pub fn classify(path: &str) -> Option<Class> {
         || path.starts_with("/internal/")
     {
         None
-    } else if path == "/check"
-        || path.ends_with("/purchase")
-        || path.contains("/captcha")
-    {
+    } else if path == "/check" || path.ends_with("/purchase") || path.contains("/captcha") {
         Some(Class::Purchase)
     } else {
         Some(Class::Read)
@@ -78,7 +75,9 @@ impl Limiters {
             inner,
             logins: Arc::new(LoginBuckets {
                 by_name: RateLimiter::keyed(login),
-                by_ip: RateLimiter::keyed(login.allow_burst(NonZeroU32::new(30).unwrap_or(NonZeroU32::MIN))),
+                by_ip: RateLimiter::keyed(
+                    login.allow_burst(NonZeroU32::new(30).unwrap_or(NonZeroU32::MIN)),
+                ),
             }),
         }
     }
@@ -146,9 +145,15 @@ mod tests {
     #[test]
     fn paths_draw_from_the_right_bucket() {
         assert_eq!(classify("/check"), Some(Class::Purchase));
-        assert_eq!(classify("/api/v1/products/3/purchase"), Some(Class::Purchase));
+        assert_eq!(
+            classify("/api/v1/products/3/purchase"),
+            Some(Class::Purchase)
+        );
         assert_eq!(classify("/api/purchase"), Some(Class::Purchase));
-        assert_eq!(classify("/api/v1/products/3/captcha/verify"), Some(Class::Purchase));
+        assert_eq!(
+            classify("/api/v1/products/3/captcha/verify"),
+            Some(Class::Purchase)
+        );
         assert_eq!(classify("/product/3"), Some(Class::Read));
         assert_eq!(classify("/pkg/flash-sale.wasm"), None);
         assert_eq!(classify("/healthz"), None);
@@ -174,7 +179,10 @@ mod tests {
             }
             other => panic!("expected rate_limited, got {other:?}"),
         }
-        let off = Limiters::new(&RateLimits { enabled: false, ..cfg });
+        let off = Limiters::new(&RateLimits {
+            enabled: false,
+            ..cfg
+        });
         for _ in 0..100 {
             assert!(off.check(Class::Read).is_ok());
         }
@@ -189,7 +197,9 @@ mod tests {
             read_period: Duration::from_millis(1),
             read_burst: 1,
         });
-        let refused = (0..20).filter(|_| l.check_login("Bob", None).is_err()).count();
+        let refused = (0..20)
+            .filter(|_| l.check_login("Bob", None).is_err())
+            .count();
         assert_eq!(refused, 10);
         assert!(l.check_login("carol", None).is_ok());
     }

@@ -78,10 +78,14 @@ async fn consume_once(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     use futures::StreamExt;
-    use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
+    use lapin::options::{
+        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+    };
 
     let (_conn, channel) = topology.connect().await?;
-    channel.basic_qos(prefetch, BasicQosOptions::default()).await?;
+    channel
+        .basic_qos(prefetch, BasicQosOptions::default())
+        .await?;
     let tag = format!("orders-{}", uuid::Uuid::now_v7());
     let mut deliveries = channel
         .basic_consume(
@@ -106,7 +110,9 @@ async fn consume_once(
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "undecodable order message sent to the dead-letter queue");
-                delivery.reject(BasicRejectOptions { requeue: false }).await?;
+                delivery
+                    .reject(BasicRejectOptions { requeue: false })
+                    .await?;
                 continue;
             }
         };
@@ -121,7 +127,12 @@ async fn consume_once(
             Err(e) => {
                 tracing::error!(error = %e, size = batch.len(), "order batch not stored, requeued");
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                delivery.nack(BasicNackOptions { requeue: true, multiple: false }).await?;
+                delivery
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        multiple: false,
+                    })
+                    .await?;
             }
         }
     }

@@ -9,10 +9,10 @@ use super::queue::{Enqueued, OrderQueue};
 use super::stock::{Stock, Take};
 use super::window::{is_open, Catalog};
 use crate::error::{AppError, AppResult};
+use crate::now_ms;
 use crate::repositories::orders::{self, NewOrder};
 use crate::repositories::products::ProductRow;
 use crate::repositories::{products, Db};
-use crate::now_ms;
 use app::model::{
     Captcha, ErrorCode, Order, OrderStatus, Product, PurchaseOutcome, PurchasePass, StockInfo,
 };
@@ -30,7 +30,10 @@ const PENDING_MS: i64 = 10 * 60_000;
 
 impl Pending {
     fn add(&self, order: NewOrder, product_name: String) {
-        self.0.entry(order.user_id).or_default().push((order, product_name));
+        self.0
+            .entry(order.user_id)
+            .or_default()
+            .push((order, product_name));
     }
 
     fn has(&self, user_id: i64, product_id: i64) -> bool {
@@ -41,7 +44,9 @@ impl Pending {
 
     /// Drops what the database now has; returns the rest as queued orders.
     fn settle(&self, user_id: i64, stored: &[Order]) -> Vec<Order> {
-        let Some(mut list) = self.0.get_mut(&user_id) else { return Vec::new() };
+        let Some(mut list) = self.0.get_mut(&user_id) else {
+            return Vec::new();
+        };
         list.retain(|(o, _)| !stored.iter().any(|s| s.order_id == o.order_id));
         let queued = list
             .iter()
@@ -92,7 +97,17 @@ impl Pipeline {
     pub async fn products(&self) -> AppResult<Vec<Product>> {
         let now = now_ms();
         let rows = products::list(&self.db).await?;
-        Ok(rows.iter().map(|r| self.catalog.view(r, r.stock - r.sold, now)).collect())
+        let mut list: Vec<Product> = rows
+            .iter()
+            .map(|r| self.catalog.view(r, r.stock - r.sold, now))
+            .collect();
+        // What can be bought now first, then what comes next, then what is over.
+        list.sort_by_key(|p| match p.phase() {
+            app::model::SalePhase::OnSale => 0,
+            app::model::SalePhase::Upcoming => 1,
+            app::model::SalePhase::Ended => 2,
+        });
+        Ok(list)
     }
 
     async fn row(&self, id: i64, now: i64) -> AppResult<ProductRow> {
@@ -166,18 +181,29 @@ impl Pipeline {
         let now = now_ms();
         self.admissible(user, product_id, now).await?;
         if captcha_id.len() > 64 || answer.len() > 32 {
-            return Err(AppError::code(ErrorCode::BadRequest, "captcha id or answer too long"));
+            return Err(AppError::code(
+                ErrorCode::BadRequest,
+                "captcha id or answer too long",
+            ));
         }
         let pass = self
             .captchas
             .verify(user.user_id, product_id, captcha_id, answer, now)
             .map_err(|_| {
-                AppError::code(ErrorCode::CaptchaInvalid, "wrong or expired captcha: ask for a new one")
+                AppError::code(
+                    ErrorCode::CaptchaInvalid,
+                    "wrong or expired captcha: ask for a new one",
+                )
             })?;
         Ok(PurchasePass { pass })
     }
 
-    pub async fn purchase(&self, user: &Claims, product_id: i64, pass: &str) -> AppResult<PurchaseOutcome> {
+    pub async fn purchase(
+        &self,
+        user: &Claims,
+        product_id: i64,
+        pass: &str,
+    ) -> AppResult<PurchaseOutcome> {
         let now = now_ms();
         let row = self.admissible(user, product_id, now).await?;
         if let Err(wait_ms) = self.cooldown.try_claim(user.user_id, now) {
@@ -191,7 +217,12 @@ impl Pipeline {
                 secs as u64,
             ));
         }
-        if pass.is_empty() || self.captchas.redeem_pass(pass, user.user_id, product_id, now).is_err() {
+        if pass.is_empty()
+            || self
+                .captchas
+                .redeem_pass(pass, user.user_id, product_id, now)
+                .is_err()
+        {
             return Err(AppError::code(
                 ErrorCode::CaptchaRequired,
                 "solve the captcha first: the purchase pass is missing, used or expired",
@@ -203,7 +234,10 @@ impl Pipeline {
             return Err(already_bought());
         }
         if self.stock.take(product_id, now).await? == Take::SoldOut {
-            return Err(AppError::code(ErrorCode::SoldOut, "sold out: every unit has been sold"));
+            return Err(AppError::code(
+                ErrorCode::SoldOut,
+                "sold out: every unit has been sold",
+            ));
         }
         let order = NewOrder {
             order_id: uuid::Uuid::now_v7().to_string(),
@@ -247,5 +281,8 @@ impl Pipeline {
 }
 
 fn already_bought() -> AppError {
-    AppError::code(ErrorCode::AlreadyBought, "you already have an order for this product")
+    AppError::code(
+        ErrorCode::AlreadyBought,
+        "you already have an order for this product",
+    )
 }

@@ -71,7 +71,10 @@ impl EmbeddedQueue {
 impl OrderQueue for EmbeddedQueue {
     async fn submit(&self, order: NewOrder) -> Result<Enqueued, QueueError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send((order, reply)).await.map_err(|_| QueueError::Closed)?;
+        self.tx
+            .send((order, reply))
+            .await
+            .map_err(|_| QueueError::Closed)?;
         match answer.await.map_err(|_| QueueError::Closed)? {
             Ok(Written::Stored) => Ok(Enqueued::Confirmed),
             Ok(Written::Duplicate) => Ok(Enqueued::Duplicate),

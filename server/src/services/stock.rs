@@ -52,7 +52,9 @@ impl Stock {
         loop {
             let took = local
                 .units
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| (u > 0).then(|| u - 1));
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                    (u > 0).then(|| u - 1)
+                });
             if took.is_ok() {
                 return Ok(Take::Taken);
             }
@@ -87,7 +89,9 @@ impl Stock {
 
     /// Forgets the cached "sold out" (stock was raised by an admin).
     pub fn reset(&self, product_id: i64) {
-        self.local(product_id).sold_out_until.store(0, Ordering::Release);
+        self.local(product_id)
+            .sold_out_until
+            .store(0, Ordering::Release);
     }
 
     /// Units leased here and not sold yet, per product.

@@ -5,26 +5,66 @@ use serde_json::json;
 #[tokio::test]
 async fn register_login_authenticated_request_tamper_and_logout() {
     let app = spawn_app(&[]).await;
-    let jar = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let jar = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
     let creds = json!({"name": "dora_1", "password": "correct-horse-1"});
 
-    let r = jar.post(app.url("/api/v1/register")).json(&creds).send().await.unwrap();
+    let r = jar
+        .post(app.url("/api/v1/register"))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
-    for flag in ["flash_auth=", "HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
+    for flag in [
+        "flash_auth=",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/",
+        "Max-Age=",
+    ] {
         assert!(set.contains(flag), "{flag} missing in {set}");
     }
 
-    let dup = jar.post(app.url("/api/v1/register")).json(&creds).send().await.unwrap();
+    let dup = jar
+        .post(app.url("/api/v1/register"))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(dup.status(), StatusCode::CONFLICT);
 
-    let fresh = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let r = fresh.post(app.url("/api/v1/login")).json(&creds).send().await.unwrap();
+    let fresh = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = fresh
+        .post(app.url("/api/v1/login"))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let me: serde_json::Value = fresh.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+    let me: serde_json::Value = fresh
+        .get(app.url("/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["name"], "dora_1");
     assert_eq!(me["role"], "shopper");
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
 
     // One changed character anywhere in the value: 401.
     let value = cookie.trim_start_matches("flash_auth=");
@@ -32,16 +72,31 @@ async fn register_login_authenticated_request_tamper_and_logout() {
     let mid = bytes.len() / 2;
     bytes[mid] = if bytes[mid] == b'A' { b'B' } else { b'A' };
     let tampered = format!("flash_auth={}", String::from_utf8(bytes).unwrap());
-    let r = app.http.get(app.url("/api/v1/orders")).header("cookie", tampered).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url("/api/v1/orders"))
+        .header("cookie", tampered)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"], "unauthenticated");
-    let r = app.http.get(app.url("/api/v1/orders")).header("cookie", &cookie).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url("/api/v1/orders"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 
     let r = fresh.post(app.url("/api/v1/logout")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert!(r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
     let r = fresh.get(app.url("/api/v1/me")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
@@ -50,17 +105,57 @@ async fn register_login_authenticated_request_tamper_and_logout() {
 #[tokio::test]
 async fn bad_credentials_and_names_are_refused_without_hints() {
     let app = spawn_app(&[]).await;
-    let (s, _) = app.post(None, "/api/v1/register", json!({"name": "erin", "password": "correct-horse-1"})).await;
+    let (s, _) = app
+        .post(
+            None,
+            "/api/v1/register",
+            json!({"name": "erin", "password": "correct-horse-1"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
-    let (s1, wrong_pw) = app.post(None, "/api/v1/login", json!({"name": "erin", "password": "nope-nope-1"})).await;
-    let (s2, no_user) = app.post(None, "/api/v1/login", json!({"name": "nobody", "password": "nope-nope-1"})).await;
-    assert_eq!((s1, s2), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
-    assert_eq!(wrong_pw, no_user, "the answer must not tell which part was wrong");
+    let (s1, wrong_pw) = app
+        .post(
+            None,
+            "/api/v1/login",
+            json!({"name": "erin", "password": "nope-nope-1"}),
+        )
+        .await;
+    let (s2, no_user) = app
+        .post(
+            None,
+            "/api/v1/login",
+            json!({"name": "nobody", "password": "nope-nope-1"}),
+        )
+        .await;
+    assert_eq!(
+        (s1, s2),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
+    assert_eq!(
+        wrong_pw, no_user,
+        "the answer must not tell which part was wrong"
+    );
     for name in ["x", "has space", "<b>x</b>", &"n".repeat(40)] {
-        let (s, v) = app.post(None, "/api/v1/register", json!({"name": name, "password": "correct-horse-1"})).await;
-        assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_request"), "{name}");
+        let (s, v) = app
+            .post(
+                None,
+                "/api/v1/register",
+                json!({"name": name, "password": "correct-horse-1"}),
+            )
+            .await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, "bad_request"),
+            "{name}"
+        );
     }
-    let (s, v) = app.post(None, "/api/v1/register", json!({"name": "frank", "password": "short"})).await;
+    let (s, v) = app
+        .post(
+            None,
+            "/api/v1/register",
+            json!({"name": "frank", "password": "short"}),
+        )
+        .await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_request"));
     app.stop().await;
 }
@@ -70,7 +165,13 @@ async fn repeated_failed_logins_are_slowed() {
     let app = spawn_app(&[]).await;
     let mut limited = 0;
     for _ in 0..15 {
-        let (s, v) = app.post(None, "/api/v1/login", json!({"name": "target", "password": "guess-guess"})).await;
+        let (s, v) = app
+            .post(
+                None,
+                "/api/v1/login",
+                json!({"name": "target", "password": "guess-guess"}),
+            )
+            .await;
         if s == StatusCode::TOO_MANY_REQUESTS {
             assert_eq!(code(&v), "rate_limited");
             limited += 1;

@@ -1,7 +1,6 @@
 //! `spawn_app()`: a real server on port 0 with its own SQLite file, plus helpers that act
 //! like shoppers over HTTP.
 
-
 use app::model::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -33,7 +32,11 @@ pub fn fresh_sqlite_url() -> String {
     let dir = std::env::temp_dir().join("flash-sale-tests");
     std::fs::create_dir_all(&dir).expect("temp dir");
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let path = dir.join(format!("t{}-{}-{n}.db", std::process::id(), server::now_ms()));
+    let path = dir.join(format!(
+        "t{}-{}-{n}.db",
+        std::process::id(),
+        server::now_ms()
+    ));
     format!("sqlite://{}?mode=rwc", path.display())
 }
 
@@ -67,7 +70,9 @@ pub async fn spawn_app_on(db_url: &str, overrides: &[(&'static str, &str)]) -> T
         .site_root("target/site")
         .site_addr(cfg.bind)
         .build();
-    let app = Application::build(cfg, options).await.expect("server builds");
+    let app = Application::build(cfg, options)
+        .await
+        .expect("server builds");
     let addr = app.local_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until(async move {
@@ -98,7 +103,9 @@ impl TestApp {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server stopped cleanly");
+            task.await
+                .expect("server task")
+                .expect("server stopped cleanly");
         }
     }
 
@@ -110,7 +117,13 @@ impl TestApp {
         }
     }
 
-    pub async fn product(&self, name: &str, stock: i64, start_offset_ms: i64, end_offset_ms: i64) -> i64 {
+    pub async fn product(
+        &self,
+        name: &str,
+        stock: i64,
+        start_offset_ms: i64,
+        end_offset_ms: i64,
+    ) -> i64 {
         let now = server::now_ms();
         let p = NewProduct {
             name,
@@ -120,19 +133,27 @@ impl TestApp {
             sale_start: now + start_offset_ms,
             sale_end: now + end_offset_ms,
         };
-        products::insert(&self.db, &p, now).await.expect("insert product")
+        products::insert(&self.db, &p, now)
+            .await
+            .expect("insert product")
     }
 
     pub async fn on_sale(&self, stock: i64) -> i64 {
-        self.product("Test product", stock, -60_000, 3_600_000).await
+        self.product("Test product", stock, -60_000, 3_600_000)
+            .await
     }
 
     /// Creates `n` shoppers straight in the database (bulk, like a load tool) and returns
     /// their auth cookies, sealed with the server's secret.
     pub async fn shoppers(&self, n: usize) -> Vec<Shopper> {
         let now = server::now_ms();
-        let prefix = format!("s{}x{}", now % 1_000_000, NEXT.fetch_add(1, Ordering::Relaxed));
-        let hash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$invalidinvalidinvalidinvalidinvalidinva";
+        let prefix = format!(
+            "s{}x{}",
+            now % 1_000_000,
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let hash =
+            "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$invalidinvalidinvalidinvalidinvalidinva";
         let codec = CookieCodec::new(SECRET, &[], Duration::from_secs(3600), false);
         let mut out = Vec::with_capacity(n);
         for chunk in (0..n).collect::<Vec<_>>().chunks(200) {
@@ -157,13 +178,18 @@ impl TestApp {
             let id: i64 = sqlx::Row::get(&r, "id");
             let name: String = sqlx::Row::get(&r, "name");
             let claims = codec.claims(id, Role::Shopper, &name, now);
-            out.push(Shopper { id, cookie: format!("flash_auth={}", codec.seal(&claims)) });
+            out.push(Shopper {
+                id,
+                cookie: format!("flash_auth={}", codec.seal(&claims)),
+            });
         }
         out
     }
 
     pub async fn order_count(&self, product_id: i64) -> (i64, i64) {
-        server::repositories::orders::tally(&self.db, product_id).await.expect("tally")
+        server::repositories::orders::tally(&self.db, product_id)
+            .await
+            .expect("tally")
     }
 
     pub async fn get(&self, shopper: Option<&Shopper>, path: &str) -> (StatusCode, Value) {
@@ -174,7 +200,12 @@ impl TestApp {
         answer(req.send().await.expect("request")).await
     }
 
-    pub async fn post(&self, shopper: Option<&Shopper>, path: &str, body: Value) -> (StatusCode, Value) {
+    pub async fn post(
+        &self,
+        shopper: Option<&Shopper>,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
         let mut req = self.http.post(self.url(path)).json(&body);
         if let Some(s) = shopper {
             req = req.header("cookie", &s.cookie);
@@ -184,7 +215,13 @@ impl TestApp {
 
     /// Captcha → verify (with the test answer) → the pass.
     pub async fn pass(&self, s: &Shopper, product_id: i64) -> String {
-        let (status, c) = self.post(Some(s), &format!("/api/v1/products/{product_id}/captcha"), json!({})).await;
+        let (status, c) = self
+            .post(
+                Some(s),
+                &format!("/api/v1/products/{product_id}/captcha"),
+                json!({}),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "captcha: {c}");
         let (status, p) = self
             .post(
@@ -198,8 +235,12 @@ impl TestApp {
     }
 
     pub async fn purchase(&self, s: &Shopper, product_id: i64, pass: &str) -> (StatusCode, Value) {
-        self.post(Some(s), &format!("/api/v1/products/{product_id}/purchase"), json!({ "pass": pass }))
-            .await
+        self.post(
+            Some(s),
+            &format!("/api/v1/products/{product_id}/purchase"),
+            json!({ "pass": pass }),
+        )
+        .await
     }
 
     pub async fn buy(&self, s: &Shopper, product_id: i64) -> (StatusCode, Value) {
@@ -216,7 +257,10 @@ pub struct Shopper {
 async fn answer(resp: reqwest::Response) -> (StatusCode, Value) {
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 pub fn code(v: &Value) -> &str {

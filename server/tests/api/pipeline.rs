@@ -36,8 +36,14 @@ async fn two_thousand_shoppers_one_hundred_units_exactly_one_hundred_orders() {
     let p = app.on_sale(100).await;
     let shoppers = app.shoppers(2_000).await;
     let answers = crowd(&app, &shoppers, p).await;
-    let accepted = answers.iter().filter(|(s, _)| *s == StatusCode::ACCEPTED).count();
-    let sold_out = answers.iter().filter(|(s, c)| *s == StatusCode::GONE && c == "sold_out").count();
+    let accepted = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::ACCEPTED)
+        .count();
+    let sold_out = answers
+        .iter()
+        .filter(|(s, c)| *s == StatusCode::GONE && c == "sold_out")
+        .count();
     assert_eq!((accepted, sold_out), (100, 1_900), "{:?}", &answers[..5]);
     assert_eq!(app.order_count(p).await, (100, 100));
     let (_, v) = app.get(None, &format!("/api/v1/products/{p}")).await;
@@ -55,8 +61,14 @@ async fn one_shopper_sending_one_hundred_purchases_gets_one_order() {
         passes.push(app.pass(s, p).await);
     }
     let answers = join_all(passes.iter().map(|pass| app.purchase(s, p, pass))).await;
-    let accepted = answers.iter().filter(|(st, _)| *st == StatusCode::ACCEPTED).count();
-    let frequent = answers.iter().filter(|(_, v)| code(v) == "too_frequent").count();
+    let accepted = answers
+        .iter()
+        .filter(|(st, _)| *st == StatusCode::ACCEPTED)
+        .count();
+    let frequent = answers
+        .iter()
+        .filter(|(_, v)| code(v) == "too_frequent")
+        .count();
     assert_eq!((accepted, frequent), (1, 99));
     assert_eq!(app.order_count(p).await, (1, 1));
     app.stop().await;
@@ -77,8 +89,14 @@ async fn a_restart_mid_sale_does_not_oversell() {
     let app = spawn_app_on(&url, &block).await;
     let second = app.shoppers(60).await;
     let answers = crowd(&app, &second, p).await;
-    let accepted = answers.iter().filter(|(s, _)| *s == StatusCode::ACCEPTED).count();
-    assert_eq!(accepted, 15, "the restarted server sells exactly what is left");
+    let accepted = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::ACCEPTED)
+        .count();
+    assert_eq!(
+        accepted, 15,
+        "the restarted server sells exactly what is left"
+    );
     assert_eq!(app.order_count(p).await, (40, 40));
     // A graceful restart hands its leases back too.
     app.stop().await;
@@ -86,7 +104,10 @@ async fn a_restart_mid_sale_does_not_oversell() {
     let late = &app.shoppers(1).await[0];
     let (s, v) = app.buy(late, p).await;
     assert_eq!((s, code(&v)), (StatusCode::GONE, "sold_out"));
-    let row = server::repositories::products::get(&app.db, p).await.unwrap().unwrap();
+    let row = server::repositories::products::get(&app.db, p)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((row.sold, row.leased, row.stock), (40, 40, 40));
     app.stop().await;
 }

@@ -8,7 +8,13 @@ use serde_json::json;
 async fn unauthenticated_not_found_and_bad_requests() {
     let app = spawn_app(&[]).await;
     let p = app.on_sale(5).await;
-    let (s, v) = app.post(None, &format!("/api/v1/products/{p}/purchase"), json!({"pass": "x"})).await;
+    let (s, v) = app
+        .post(
+            None,
+            &format!("/api/v1/products/{p}/purchase"),
+            json!({"pass": "x"}),
+        )
+        .await;
     assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
     let (s, v) = app.get(None, "/api/v1/orders").await;
     assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
@@ -23,21 +29,44 @@ async fn unauthenticated_not_found_and_bad_requests() {
     let shopper = &app.shoppers(1).await[0];
     let url = app.url(&format!("/api/v1/products/{p}/purchase"));
     for body in ["{not json", "{\"pass\": 42}", "[]", ""] {
-        let r = app.http.post(&url).header("cookie", &shopper.cookie)
-            .header("content-type", "application/json").body(body).send().await.unwrap();
+        let r = app
+            .http
+            .post(&url)
+            .header("cookie", &shopper.cookie)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body:?}");
         let v: serde_json::Value = r.json().await.unwrap();
         assert_eq!(code(&v), "bad_request");
     }
     let huge = format!("{{\"pass\": \"{}\"}}", "a".repeat(100_000));
-    let r = app.http.post(&url).header("cookie", &shopper.cookie)
-        .header("content-type", "application/json").body(huge).send().await.unwrap();
+    let r = app
+        .http
+        .post(&url)
+        .header("cookie", &shopper.cookie)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let (s, v) = app.get(Some(shopper), "/check?productID=notanumber").await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "bad_request"));
     let (s, v) = app.get(None, &format!("/api/v1/products/{p}")).await;
     assert_eq!(s, StatusCode::OK);
-    for key in ["id", "name", "price", "stock_left", "sale_start", "sale_end", "on_sale", "server_time"] {
+    for key in [
+        "id",
+        "name",
+        "price",
+        "stock_left",
+        "sale_start",
+        "sale_end",
+        "on_sale",
+        "server_time",
+    ] {
         assert!(v.get(key).is_some(), "{key} missing in {v}");
     }
     app.stop().await;
@@ -55,17 +84,42 @@ async fn captcha_required_invalid_and_replayed() {
     let (s, v) = app.purchase(a, p, "forged-pass").await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "captcha_required"));
 
-    let (_, c) = app.post(Some(a), &format!("/api/v1/products/{p}/captcha"), json!({})).await;
-    assert!(c["image"].as_str().unwrap().starts_with("data:image/png;base64,"));
+    let (_, c) = app
+        .post(Some(a), &format!("/api/v1/products/{p}/captcha"), json!({}))
+        .await;
+    assert!(c["image"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/png;base64,"));
     let verify = format!("/api/v1/products/{p}/captcha/verify");
-    let (s, v) = app.post(Some(a), &verify, json!({"captcha_id": c["captcha_id"], "answer": "wrong"})).await;
+    let (s, v) = app
+        .post(
+            Some(a),
+            &verify,
+            json!({"captcha_id": c["captcha_id"], "answer": "wrong"}),
+        )
+        .await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "captcha_invalid"));
     // A captcha is single use, even after a wrong answer.
-    let (s, v) = app.post(Some(a), &verify, json!({"captcha_id": c["captcha_id"], "answer": ANSWER})).await;
+    let (s, v) = app
+        .post(
+            Some(a),
+            &verify,
+            json!({"captcha_id": c["captcha_id"], "answer": ANSWER}),
+        )
+        .await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "captcha_invalid"));
     // Another user's captcha is worthless.
-    let (_, c) = app.post(Some(a), &format!("/api/v1/products/{p}/captcha"), json!({})).await;
-    let (s, v) = app.post(Some(b), &verify, json!({"captcha_id": c["captcha_id"], "answer": ANSWER})).await;
+    let (_, c) = app
+        .post(Some(a), &format!("/api/v1/products/{p}/captcha"), json!({}))
+        .await;
+    let (s, v) = app
+        .post(
+            Some(b),
+            &verify,
+            json!({"captcha_id": c["captcha_id"], "answer": ANSWER}),
+        )
+        .await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "captcha_invalid"));
 
     // Another user's pass, then the pass replayed after use.
@@ -97,18 +151,29 @@ async fn too_frequent_blacklisted_outside_window_sold_out() {
     assert!(v["order_id"].as_str().is_some_and(|id| !id.is_empty()));
     // Within 10 s, even for another product.
     let (s, v) = app.buy(&sh[0], other).await;
-    assert_eq!((s, code(&v)), (StatusCode::TOO_MANY_REQUESTS, "too_frequent"));
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::TOO_MANY_REQUESTS, "too_frequent")
+    );
 
     let (s, v) = app.buy(&sh[1], one).await;
     assert_eq!((s, code(&v)), (StatusCode::GONE, "sold_out"));
 
     for p in [later, ended] {
-        let (s, v) = app.post(Some(&sh[2]), &format!("/api/v1/products/{p}/captcha"), json!({})).await;
+        let (s, v) = app
+            .post(
+                Some(&sh[2]),
+                &format!("/api/v1/products/{p}/captcha"),
+                json!({}),
+            )
+            .await;
         assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "outside_window"));
     }
 
     let pass = app.pass(&sh[2], other).await;
-    server::repositories::blacklist::add(&app.db, sh[2].id, "bot", 0).await.unwrap();
+    server::repositories::blacklist::add(&app.db, sh[2].id, "bot", 0)
+        .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
     let (s, v) = app.purchase(&sh[2], other, &pass).await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "blacklisted"));
@@ -127,8 +192,13 @@ async fn token_bucket_answers_429_with_retry_after() {
     let sh = app.shoppers(5).await;
     let mut limited = None;
     for s in &sh {
-        let r = app.http.get(app.url(&format!("/check?productID={p}")))
-            .header("cookie", &s.cookie).send().await.unwrap();
+        let r = app
+            .http
+            .get(app.url(&format!("/check?productID={p}")))
+            .header("cookie", &s.cookie)
+            .send()
+            .await
+            .unwrap();
         if r.status() == StatusCode::TOO_MANY_REQUESTS {
             limited = Some(r);
             break;
@@ -152,8 +222,14 @@ async fn a_failed_write_answers_unavailable_and_returns_the_unit() {
     sqlx::query("CREATE TRIGGER no_orders BEFORE INSERT ON orders BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
         .execute(&app.db.pool).await.unwrap();
     let (s, v) = app.buy(&sh[0], p).await;
-    assert_eq!((s, code(&v)), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
-    sqlx::query("DROP TRIGGER no_orders").execute(&app.db.pool).await.unwrap();
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    );
+    sqlx::query("DROP TRIGGER no_orders")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
     // The unit went back: someone can still buy it, and only once.
     let (s, v) = app.buy(&sh[1], p).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");

@@ -34,17 +34,29 @@ impl Topology {
 
     /// Declares both queues (idempotent; every publisher and consumer does it).
     pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
-        let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
         channel
-            .queue_declare(self.dead_letter().as_str().into(), durable, FieldTable::default())
+            .queue_declare(
+                self.dead_letter().as_str().into(),
+                durable,
+                FieldTable::default(),
+            )
             .await?;
         let mut args = FieldTable::default();
-        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(LongString::from("")));
+        args.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString(LongString::from("")),
+        );
         args.insert(
             "x-dead-letter-routing-key".into(),
             AMQPValue::LongString(LongString::from(self.dead_letter().as_str())),
         );
-        channel.queue_declare(self.queue.as_str().into(), durable, args).await?;
+        channel
+            .queue_declare(self.queue.as_str().into(), durable, args)
+            .await?;
         Ok(())
     }
 }
@@ -60,7 +72,11 @@ const PUBLISH_DEADLINE: Duration = Duration::from_secs(5);
 
 impl RabbitQueue {
     /// Connects once (so a wrong URL fails at start) and starts the publisher task.
-    pub async fn start(topology: Topology, max: usize, linger: Duration) -> anyhow::Result<(Self, JoinHandle<()>)> {
+    pub async fn start(
+        topology: Topology,
+        max: usize,
+        linger: Duration,
+    ) -> anyhow::Result<(Self, JoinHandle<()>)> {
         let first = Publisher::connect(&topology).await?;
         let (tx, mut rx) = mpsc::channel::<Job>(65_536);
         let task = tokio::spawn(async move {
@@ -82,10 +98,15 @@ impl RabbitQueue {
 impl OrderQueue for RabbitQueue {
     async fn submit(&self, order: NewOrder) -> Result<Enqueued, QueueError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send((order, reply)).await.map_err(|_| QueueError::Closed)?;
+        self.tx
+            .send((order, reply))
+            .await
+            .map_err(|_| QueueError::Closed)?;
         match answer.await {
             Ok(true) => Ok(Enqueued::Queued),
-            Ok(false) => Err(QueueError::Failed("the broker did not confirm the order".into())),
+            Ok(false) => Err(QueueError::Failed(
+                "the broker did not confirm the order".into(),
+            )),
             Err(_) => Err(QueueError::Closed),
         }
     }
@@ -99,8 +120,13 @@ struct Publisher {
 impl Publisher {
     async fn connect(topology: &Topology) -> lapin::Result<Self> {
         let (conn, channel) = topology.connect().await?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
-        Ok(Publisher { _conn: conn, channel })
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(Publisher {
+            _conn: conn,
+            channel,
+        })
     }
 
     async fn publish(&self, queue: &str, payload: &[u8]) -> Result<(), String> {
@@ -109,7 +135,10 @@ impl Publisher {
             .basic_publish(
                 "".into(),
                 queue.into(),
-                BasicPublishOptions { mandatory: true, ..Default::default() },
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
                 payload,
                 BasicProperties::default()
                     .with_delivery_mode(2)
@@ -127,7 +156,11 @@ impl Publisher {
     }
 }
 
-async fn publish_with_retry(topology: &Topology, publisher: &mut Option<Publisher>, orders: &[NewOrder]) -> bool {
+async fn publish_with_retry(
+    topology: &Topology,
+    publisher: &mut Option<Publisher>,
+    orders: &[NewOrder],
+) -> bool {
     let payload = match serde_json::to_vec(orders) {
         Ok(p) => p,
         Err(e) => {
@@ -154,7 +187,10 @@ async fn publish_with_retry(topology: &Topology, publisher: &mut Option<Publishe
             }
         }
         if tokio::time::Instant::now() + delay > deadline {
-            tracing::error!(size = orders.len(), "giving up on an order batch: broker unavailable");
+            tracing::error!(
+                size = orders.len(),
+                "giving up on an order batch: broker unavailable"
+            );
             return false;
         }
         tokio::time::sleep(delay).await;
