@@ -117,3 +117,39 @@ where
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
+
+/// Whether the database gave up on a statement that may simply be tried again (a deadlock or
+/// lock timeout in InnoDB, a busy SQLite file).
+pub fn is_retryable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            let msg = d.message();
+            matches!(d.code().as_deref(), Some("40001" | "1213" | "1205"))
+                || msg.contains("Deadlock found")
+                || msg.contains("Lock wait timeout")
+                || msg.contains("database is locked")
+        }
+        sqlx::Error::PoolTimedOut => true,
+        _ => false,
+    }
+}
+
+/// Runs `f` again (a few times, backing off) while it fails with a retryable error.
+pub async fn retrying<T, F, Fut>(mut f: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut delay = Duration::from_millis(5);
+    for _ in 0..8 {
+        match f().await {
+            Err(e) if is_retryable(&e) => {
+                tracing::debug!(error = %e, "retrying after a transient database error");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
+    f().await
+}

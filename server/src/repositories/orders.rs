@@ -1,5 +1,5 @@
 use super::db::col;
-use super::Db;
+use super::{Db, DbKind};
 use app::model::{Order, OrderStatus};
 use std::collections::{BTreeMap, HashSet};
 
@@ -34,6 +34,18 @@ pub async fn write_batch(db: &Db, orders: &[NewOrder]) -> Result<Vec<Written>, s
         by_product.entry(o.product_id).or_default().push(o);
     }
     let mut tx = db.pool.begin().await?;
+    if db.kind == DbKind::MySql {
+        // Take the product rows first, in id order: the foreign-key checks of the inserts would
+        // take shared locks that the `sold` update then has to upgrade — InnoDB's classic deadlock
+        // with a concurrent lease.
+        let marks = vec!["?"; by_product.len()].join(", ");
+        let sql = format!("SELECT id FROM products WHERE id IN ({marks}) ORDER BY id FOR UPDATE");
+        let mut q = sqlx::query(&sql);
+        for id in by_product.keys() {
+            q = q.bind(*id);
+        }
+        q.fetch_all(&mut *tx).await?;
+    }
     for (product_id, group) in &by_product {
         let mut inserted = 0u64;
         for chunk in group.chunks(ROWS_PER_INSERT) {

@@ -79,6 +79,10 @@ pub async fn insert(db: &Db, p: &NewProduct<'_>, now: i64) -> Result<i64, sqlx::
 /// Leases up to `want` units to a stock owner: a compare-and-set on `leased`, so that several
 /// owners together can never lease more than `stock`. Returns how many were granted (0 = none left).
 pub async fn lease(db: &Db, id: i64, want: i64) -> Result<i64, sqlx::Error> {
+    super::db::retrying(|| lease_once(db, id, want)).await
+}
+
+async fn lease_once(db: &Db, id: i64, want: i64) -> Result<i64, sqlx::Error> {
     loop {
         let Some(row) = sqlx::query("SELECT stock, leased FROM products WHERE id = ?")
             .bind(id)

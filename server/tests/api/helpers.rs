@@ -40,6 +40,65 @@ pub fn fresh_sqlite_url() -> String {
     format!("sqlite://{}?mode=rwc", path.display())
 }
 
+/// A database of its own on the machine's MariaDB, so that tests do not see each other.
+pub async fn fresh_mysql_url() -> String {
+    sqlx::any::install_default_drivers();
+    let root = std::env::var("TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+    let name = format!(
+        "flash_t{}_{}_{}",
+        std::process::id(),
+        server::now_ms(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let pool = sqlx::AnyPool::connect(&root)
+        .await
+        .expect("MariaDB at 127.0.0.1:3306 (see README)");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .expect("create database");
+    let base = root
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_string())
+        .unwrap_or(root);
+    format!("{base}/{name}")
+}
+
+pub fn amqp_url() -> String {
+    std::env::var("TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+pub fn unique_queue() -> String {
+    format!(
+        "flash.test.{}.{}.{}",
+        std::process::id(),
+        server::now_ms(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Where the sale runs: the embedded default, or RabbitMQ + MariaDB (the real services).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Embedded,
+    Rabbit,
+}
+
+pub async fn spawn_in(mode: Mode, overrides: &[(&'static str, &str)]) -> TestApp {
+    match mode {
+        Mode::Embedded => spawn_app(overrides).await,
+        Mode::Rabbit => {
+            let (amqp, queue) = (amqp_url(), unique_queue());
+            let mut env: Vec<(&'static str, &str)> =
+                vec![("AMQP_URL", &amqp), ("FLASH_QUEUE", &queue)];
+            env.extend_from_slice(overrides);
+            spawn_app_on(&fresh_mysql_url().await, &env).await
+        }
+    }
+}
+
 pub fn base_env() -> Vec<(&'static str, String)> {
     vec![
         ("LEPTOS_SITE_ADDR", "127.0.0.1:0".into()),
@@ -190,6 +249,19 @@ impl TestApp {
         server::repositories::orders::tally(&self.db, product_id)
             .await
             .expect("tally")
+    }
+
+    /// Waits (up to a minute) for the consumer to write `n` orders; returns the final tally.
+    pub async fn orders_settle(&self, product_id: i64, n: i64) -> (i64, i64) {
+        for _ in 0..600 {
+            if self.order_count(product_id).await.0 >= n {
+                // A little longer, to catch anything written twice.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.order_count(product_id).await
     }
 
     pub async fn get(&self, shopper: Option<&Shopper>, path: &str) -> (StatusCode, Value) {

@@ -1,0 +1,245 @@
+//! RabbitMQ + MariaDB faults, against the machine's real services.
+
+use crate::helpers::{amqp_url, code, fresh_mysql_url, spawn_app_on, unique_queue};
+use futures::StreamExt;
+use lapin::options::{BasicConsumeOptions, BasicQosOptions};
+use reqwest::StatusCode;
+use server::repositories::orders::NewOrder;
+use server::repositories::{products, Db};
+use server::services::orders;
+use server::services::queue::rabbit::{RabbitQueue, Topology};
+use server::services::queue::{Enqueued, OrderQueue};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_killed_between_insert_and_ack_creates_no_duplicate() {
+    let db = Db::connect(&fresh_mysql_url().await).await.unwrap();
+    let now = server::now_ms();
+    let p = products::insert(
+        &db,
+        &products::NewProduct {
+            name: "Redelivered",
+            price_cents: 1,
+            image: "/img/gift.svg",
+            stock: 10,
+            sale_start: now - 1,
+            sale_end: now + 60_000,
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let mut users = Vec::new();
+    for i in 0..3 {
+        users.push(
+            server::repositories::users::insert(
+                &db,
+                &format!("redeliver{i}"),
+                "x",
+                app::model::Role::Shopper,
+                now,
+            )
+            .await
+            .unwrap()
+            .id,
+        );
+    }
+    sqlx::query("UPDATE products SET leased = 3 WHERE id = ?")
+        .bind(p)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let topology = Topology {
+        url: amqp_url(),
+        queue: unique_queue(),
+    };
+    let (queue, publisher) = RabbitQueue::start(topology.clone(), 10, Duration::from_millis(20))
+        .await
+        .unwrap();
+    let batch = futures::future::join_all(users.iter().map(|&u| {
+        queue.submit(NewOrder {
+            order_id: uuid::Uuid::now_v7().to_string(),
+            product_id: p,
+            user_id: u,
+            created_at: now,
+        })
+    }))
+    .await;
+    assert!(
+        batch.iter().all(|r| matches!(r, Ok(Enqueued::Queued))),
+        "{batch:?}"
+    );
+    drop(queue);
+    publisher.await.unwrap();
+
+    // A consumer takes the message, commits the orders, and dies before its ack.
+    {
+        let (conn, channel) = topology.connect().await.unwrap();
+        channel
+            .basic_qos(1, BasicQosOptions::default())
+            .await
+            .unwrap();
+        let mut deliveries = channel
+            .basic_consume(
+                topology.queue.as_str().into(),
+                "doomed".into(),
+                BasicConsumeOptions::default(),
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        let delivery = deliveries.next().await.unwrap().unwrap();
+        let orders_in: Vec<NewOrder> = serde_json::from_slice(&delivery.data).unwrap();
+        orders::commit(&db, &orders_in).await.unwrap();
+        drop(deliveries);
+        conn.close(320, "killed".into()).await.ok();
+    }
+    assert_eq!(
+        server::repositories::orders::tally(&db, p).await.unwrap(),
+        (3, 3)
+    );
+
+    // The restarted consumer gets the message again: nothing is written twice.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let consumer = tokio::spawn(orders::consume(db.clone(), topology.clone(), 4, stopped));
+    let mut drained = false;
+    for _ in 0..100 {
+        let (_c, ch) = topology.connect().await.unwrap();
+        let q = ch
+            .queue_declare(
+                topology.queue.as_str().into(),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        if q.message_count() == 0 && q.consumer_count() > 0 {
+            drained = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.send(true).unwrap();
+    consumer.await.unwrap();
+    assert!(drained, "the redelivered message was not consumed");
+    assert_eq!(
+        server::repositories::orders::tally(&db, p).await.unwrap(),
+        (3, 3)
+    );
+    let row = products::get(&db, p).await.unwrap().unwrap();
+    assert_eq!(row.sold, 3, "sold counted each order once");
+}
+
+/// A TCP hop to the real broker that the test can cut, as if RabbitMQ went away.
+struct CuttableProxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    generation: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl CuttableProxy {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let generation = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (up2, gen2) = (up.clone(), generation.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped at once
+                }
+                let (up3, gen3) = (up2.clone(), gen2.clone());
+                let born = gen3.load(Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let Ok(mut broker) = TcpStream::connect("127.0.0.1:5672").await else {
+                        return;
+                    };
+                    let cut = async {
+                        while up3.load(Ordering::SeqCst) && gen3.load(Ordering::SeqCst) == born {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut broker) => {}
+                        _ = cut => {}
+                    }
+                });
+            }
+        });
+        CuttableProxy {
+            port,
+            up,
+            generation,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn broker_unreachable_during_a_purchase_returns_the_unit_and_the_books_add_up() {
+    let proxy = CuttableProxy::start().await;
+    let (amqp, queue) = (proxy.url(), unique_queue());
+    let db_url = fresh_mysql_url().await;
+    let app = spawn_app_on(&db_url, &[("AMQP_URL", &amqp), ("FLASH_QUEUE", &queue)]).await;
+    let p = app.on_sale(3).await;
+    let sh = app.shoppers(4).await;
+
+    let (s, v) = app.buy(&sh[0], p).await;
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (StatusCode::ACCEPTED, Some("queued")),
+        "{v}"
+    );
+    assert_eq!(app.orders_settle(p, 1).await, (1, 1));
+
+    let pass = app.pass(&sh[1], p).await;
+    proxy.cut();
+    let (s, v) = app.purchase(&sh[1], p, &pass).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    );
+    proxy.restore();
+
+    // The unit went back: the two units left still sell, then it is sold out.
+    for shopper in &sh[2..4] {
+        let (s, v) = app.buy(shopper, p).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    }
+    let (s, v) = app.buy(&sh[1], p).await;
+    assert!(
+        s == StatusCode::GONE || code(&v) == "too_frequent",
+        "{s} {v}"
+    );
+    assert_eq!(app.orders_settle(p, 3).await, (3, 3));
+    app.stop().await;
+    let row = products::get(&Db::connect(&db_url).await.unwrap(), p)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.stock, row.sold, row.leased),
+        (3, 3, 3),
+        "stock, orders and leases add up"
+    );
+}
