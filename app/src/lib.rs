@@ -14,6 +14,12 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
 };
+use pages::admin::{
+    blacklist::AdminBlacklistPage,
+    dashboard::AdminDashboardPage,
+    orders::AdminOrdersPage,
+    products::{AdminProductEditor, AdminProductsPage},
+};
 use pages::{
     auth::{LoginPage, RegisterPage},
     not_found::NotFound,
@@ -59,6 +65,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage />
                     <Route path=path!("/register") view=RegisterPage />
                     <Route path=path!("/orders") view=OrdersPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin") view=AdminProductsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/products/new") view=AdminProductEditor ssr=SsrMode::Async />
+                    <Route path=path!("/admin/products/:id/edit") view=AdminProductEditor ssr=SsrMode::Async />
+                    <Route path=path!("/admin/orders") view=AdminOrdersPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/blacklist") view=AdminBlacklistPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/dashboard/:id") view=AdminDashboardPage ssr=SsrMode::Async />
                 </Routes>
             </main>
             <components::hydration::HydrationMark />

@@ -13,6 +13,18 @@ pub fn format_utc(ms: i64) -> String {
     )
 }
 
+/// `2026-11-28T12:05`: the value of an `<input type="datetime-local">`, in UTC.
+pub fn format_input(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
 /// `2d 03:04:05`, `03:04:05` or `04:05` for a duration in milliseconds (rounded up).
 pub fn format_countdown(ms: i64) -> String {
     let total = (ms.max(0) + 999) / 1000;
@@ -53,6 +65,7 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_utc(1_795_867_500_000), "2026-11-28 12:05 UTC");
         assert_eq!(format_utc(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(format_input(1_795_867_500_000), "2026-11-28T12:05");
         assert_eq!(format_countdown(0), "00:00");
         assert_eq!(format_countdown(9_001), "00:10");
         assert_eq!(format_countdown(3_600_000), "01:00:00");

@@ -6,7 +6,8 @@ use crate::services::cookie::Claims;
 use crate::services::purchase::Pipeline;
 use app::api::{Backend, SessionCookie};
 use app::model::{
-    ApiError, Captcha, Order, Product, PurchaseOutcome, PurchasePass, StockInfo, User,
+    ApiError, BlacklistEntry, Captcha, Dashboard, Order, OrderFilter, OrdersPage, Product,
+    ProductForm, PurchaseOutcome, PurchasePass, Role, StockInfo, User,
 };
 use axum::extract::ConnectInfo;
 use http::request::Parts;
@@ -30,6 +31,15 @@ impl PipelineBackend {
         self.pipeline
             .authenticate(&req.headers)
             .map_err(AppError::into_api)
+    }
+
+    fn admin(&self, req: &Parts) -> Result<Claims, ApiError> {
+        let user = self.user(req)?;
+        if user.role == Role::Admin {
+            Ok(user)
+        } else {
+            Err(ApiError::forbidden())
+        }
     }
 
     fn session(&self, user: User, claims: &Claims) -> SessionCookie {
@@ -136,6 +146,79 @@ impl Backend for PipelineBackend {
         let user = self.user(req)?;
         self.pipeline
             .orders(&user)
+            .await
+            .map_err(AppError::into_api)
+    }
+
+    async fn admin_products(&self, req: &Parts) -> Result<Vec<Product>, ApiError> {
+        self.admin(req)?;
+        self.pipeline.products().await.map_err(AppError::into_api)
+    }
+
+    async fn save_product(
+        &self,
+        req: &Parts,
+        id: i64,
+        form: ProductForm,
+    ) -> Result<Product, ApiError> {
+        self.admin(req)?;
+        let saved = if id == 0 {
+            self.pipeline.create_product(&form).await
+        } else {
+            self.pipeline.update_product(id, &form).await
+        };
+        saved.map_err(AppError::into_api)
+    }
+
+    async fn delete_product(&self, req: &Parts, id: i64) -> Result<(), ApiError> {
+        self.admin(req)?;
+        self.pipeline
+            .delete_product(id)
+            .await
+            .map_err(AppError::into_api)
+    }
+
+    async fn admin_orders(&self, req: &Parts, filter: OrderFilter) -> Result<OrdersPage, ApiError> {
+        self.admin(req)?;
+        self.pipeline
+            .search_orders(&filter)
+            .await
+            .map_err(AppError::into_api)
+    }
+
+    async fn blacklist(&self, req: &Parts) -> Result<Vec<BlacklistEntry>, ApiError> {
+        self.admin(req)?;
+        self.pipeline
+            .blacklist_entries()
+            .await
+            .map_err(AppError::into_api)
+    }
+
+    async fn blacklist_add(
+        &self,
+        req: &Parts,
+        user: String,
+        reason: String,
+    ) -> Result<(), ApiError> {
+        self.admin(req)?;
+        self.pipeline
+            .blacklist_add(&user, &reason)
+            .await
+            .map_err(AppError::into_api)
+    }
+
+    async fn blacklist_remove(&self, req: &Parts, user_id: i64) -> Result<(), ApiError> {
+        self.admin(req)?;
+        self.pipeline
+            .blacklist_remove(user_id)
+            .await
+            .map_err(AppError::into_api)
+    }
+
+    async fn dashboard(&self, req: &Parts, product_id: i64) -> Result<Dashboard, ApiError> {
+        self.admin(req)?;
+        self.pipeline
+            .dashboard(product_id)
             .await
             .map_err(AppError::into_api)
     }

@@ -5,6 +5,7 @@ pub mod backend;
 pub mod config;
 pub mod controllers;
 pub mod error;
+pub mod metrics;
 pub mod repositories;
 pub mod services;
 pub mod startup;

@@ -79,7 +79,8 @@ impl Application {
             cfg.secure_cookies,
         );
         let limiters = Limiters::new(&cfg.rate_limits);
-        let (queue, queue_task, consumer) = start_queue(&cfg, &db).await?;
+        let metrics = crate::metrics::Metrics::new()?;
+        let (queue, queue_task, consumer) = start_queue(&cfg, &db, &metrics).await?;
         let pipeline = Pipeline {
             db: db.clone(),
             cookies: cookies.clone(),
@@ -95,6 +96,7 @@ impl Application {
             stock: Stock::new(db.clone(), cfg.stock_block),
             queue,
             pending: Pending::default(),
+            metrics,
         };
         let accounts = Accounts::new(db, cookies, limiters.clone())?;
         let housekeeping = tokio::spawn(housekeeping(pipeline.clone(), limiters.clone()));
@@ -166,9 +168,11 @@ type Consumer = Option<(tokio::sync::watch::Sender<bool>, JoinHandle<()>)>;
 async fn start_queue(
     cfg: &Config,
     db: &Db,
+    metrics: &crate::metrics::Metrics,
 ) -> anyhow::Result<(Arc<dyn OrderQueue>, JoinHandle<()>, Consumer)> {
     let Some(url) = cfg.amqp_url.clone() else {
-        let (queue, task) = EmbeddedQueue::start(db.clone(), cfg.batch_max, cfg.batch_linger);
+        let (queue, task) =
+            EmbeddedQueue::start(db.clone(), cfg.batch_max, cfg.batch_linger, metrics.clone());
         return Ok((Arc::new(queue), task, None));
     };
     let topology = Topology {
@@ -179,7 +183,13 @@ async fn start_queue(
         RabbitQueue::start(topology.clone(), cfg.batch_max, cfg.batch_linger).await?;
     let consumer = cfg.run_consumer.then(|| {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(orders::consume(db.clone(), topology, cfg.prefetch, stopped));
+        let task = tokio::spawn(orders::consume(
+            db.clone(),
+            topology,
+            cfg.prefetch,
+            metrics.clone(),
+            stopped,
+        ));
         (stop, task)
     });
     Ok((Arc::new(queue), task, consumer))

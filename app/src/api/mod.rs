@@ -1,12 +1,14 @@
 //! Server functions: thin doors into the backend port. Each one reads the request, calls ONE
 //! method of [`Backend`] and returns its answer; all checks live on the server side.
 
+mod admin;
 mod auth;
 mod orders;
 #[cfg(feature = "ssr")]
 mod port;
 mod products;
 
+pub use admin::*;
 pub use auth::*;
 pub use orders::*;
 #[cfg(feature = "ssr")]

@@ -2,7 +2,8 @@
 //! pipeline; `app` cannot depend on `server`, so the seam is this trait.
 
 use crate::model::{
-    ApiError, Captcha, Order, Product, PurchaseOutcome, PurchasePass, StockInfo, User,
+    ApiError, BlacklistEntry, Captcha, Dashboard, Order, OrderFilter, OrdersPage, Product,
+    ProductForm, PurchaseOutcome, PurchasePass, StockInfo, User,
 };
 use http::request::Parts;
 
@@ -49,4 +50,25 @@ pub trait Backend: Send + Sync + 'static {
         pass: String,
     ) -> Result<PurchaseOutcome, ApiError>;
     async fn my_orders(&self, req: &Parts) -> Result<Vec<Order>, ApiError>;
+
+    // Admin only: each answers 401 without login and 403 for a shopper.
+    async fn admin_products(&self, req: &Parts) -> Result<Vec<Product>, ApiError>;
+    /// Creates (`id` = 0) or edits a product.
+    async fn save_product(
+        &self,
+        req: &Parts,
+        id: i64,
+        form: ProductForm,
+    ) -> Result<Product, ApiError>;
+    async fn delete_product(&self, req: &Parts, id: i64) -> Result<(), ApiError>;
+    async fn admin_orders(&self, req: &Parts, filter: OrderFilter) -> Result<OrdersPage, ApiError>;
+    async fn blacklist(&self, req: &Parts) -> Result<Vec<BlacklistEntry>, ApiError>;
+    async fn blacklist_add(
+        &self,
+        req: &Parts,
+        user: String,
+        reason: String,
+    ) -> Result<(), ApiError>;
+    async fn blacklist_remove(&self, req: &Parts, user_id: i64) -> Result<(), ApiError>;
+    async fn dashboard(&self, req: &Parts, product_id: i64) -> Result<Dashboard, ApiError>;
 }

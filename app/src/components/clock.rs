@@ -41,3 +41,32 @@ pub fn browser_now() -> i64 {
         0
     }
 }
+
+/// Fetches every `every_ms` in the browser and stores each answer in `target`, until the view
+/// owning `target` is gone (failed fetches are skipped).
+pub fn poll_into<T, E, F, Fut>(target: RwSignal<T>, every_ms: u32, fetch: F)
+where
+    T: Send + Sync + 'static,
+    F: Fn() -> Fut + 'static,
+    Fut: std::future::Future<Output = Result<T, E>> + 'static,
+{
+    let mut fetch = Some(fetch);
+    Effect::new(move |_| {
+        let Some(fetch) = fetch.take() else { return };
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            loop {
+                gloo_timers::future::TimeoutFuture::new(every_ms).await;
+                let alive = match fetch().await {
+                    Ok(v) => target.try_set(v).is_none(),
+                    Err(_) => !target.is_disposed(),
+                };
+                if !alive {
+                    break;
+                }
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (fetch, every_ms, target);
+    });
+}

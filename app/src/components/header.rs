@@ -17,7 +17,9 @@ pub fn Header() -> impl IntoView {
                         {move || Suspend::new(async move {
                             match auth.user.await {
                                 Ok(Some(user)) => {
+                                    let admin = user.role == crate::model::Role::Admin;
                                     view! {
+                                        {admin.then(|| view! { <A href="/admin">"Admin"</A> })}
                                         <A href="/orders">"My orders"</A>
                                         <span class="user-name" data-testid="user-name">
                                             {user.name}

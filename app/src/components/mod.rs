@@ -1,6 +1,7 @@
 pub mod auth_state;
 pub mod buy;
 pub mod captcha_modal;
+pub mod chart;
 pub mod clock;
 pub mod countdown;
 pub mod header;

@@ -1,26 +1,19 @@
+use super::clock::poll_into;
+use crate::api::get_stock;
+use crate::model::StockInfo;
 use leptos::prelude::*;
 
 /// Units left, polled every second while the page is open.
 #[component]
 pub fn StockMeter(product_id: i64, stock: i64, initial_left: i64) -> impl IntoView {
-    let left = RwSignal::new(initial_left);
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        leptos::task::spawn_local(async move {
-            loop {
-                gloo_timers::future::TimeoutFuture::new(1_000).await;
-                let alive = match crate::api::get_stock(product_id).await {
-                    Ok(info) => left.try_set(info.stock_left).is_none(),
-                    Err(_) => left.try_get_untracked().is_some(),
-                };
-                if !alive {
-                    break;
-                }
-            }
-        });
-        #[cfg(not(feature = "hydrate"))]
-        let _ = product_id;
-    });
+    let stock_info = StockInfo {
+        product_id,
+        stock_left: initial_left,
+        server_time: 0,
+    };
+    let stock_sig = RwSignal::new(stock_info);
+    poll_into(stock_sig, 1_000, move || get_stock(product_id));
+    let left = Signal::derive(move || stock_sig.get().stock_left);
     let percent = move || {
         if stock <= 0 {
             0

@@ -68,6 +68,9 @@ impl ErrorCode {
 pub struct ApiError {
     pub error: ErrorCode,
     pub message: String,
+    /// Form fields that were refused, each with its own message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<super::FieldError>,
 }
 
 impl ApiError {
@@ -75,7 +78,12 @@ impl ApiError {
         Self {
             error,
             message: message.into(),
+            fields: Vec::new(),
         }
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(ErrorCode::Forbidden, "this needs an admin account")
     }
 
     pub fn unauthenticated() -> Self {

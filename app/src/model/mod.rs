@@ -1,8 +1,10 @@
 //! Types shared by the browser and the server. Integers are `i64` (never `usize`) so that
 //! wasm32 and x86_64 agree; times are Unix milliseconds taken on the server.
 
+mod admin;
 mod error;
 
+pub use admin::*;
 pub use error::{ApiError, ErrorCode};
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,5 @@
 pub mod access_denied;
+pub mod admin;
 pub mod auth;
 pub mod not_found;
 pub mod orders;

@@ -1,6 +1,7 @@
 //! The axum routes: the JSON API, health checks and the Leptos app with its server functions,
 //! behind the body limit and the token buckets.
 
+pub mod admin;
 pub mod api;
 pub mod health;
 
@@ -36,26 +37,46 @@ pub fn router(state: AppState) -> Router {
     let backend: Arc<dyn app::api::Backend> = Arc::new(state.backend.clone());
     let routes = generate_route_list(app::App);
     let leptos = state.leptos.clone();
+    let context = move || leptos::prelude::provide_context(backend.clone());
     Router::new()
         .merge(api::router())
+        .merge(admin::router())
         .merge(health::router())
         .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || leptos::prelude::provide_context(backend.clone()),
-            move || app::shell(leptos.clone()),
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            app::shell(leptos.clone())
+        })
+        // Not-found pages render the app too, and it needs the backend.
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, app::shell))
         .layer(mw::from_fn(server_fn_status))
+        .layer(mw::from_fn_with_state(
+            state.backend.pipeline.metrics.clone(),
+            count_requests,
+        ))
         .layer(mw::from_fn_with_state(
             state.limiters.clone(),
             limiter::middleware,
         ))
         .layer(mw::from_fn_with_state(state.max_body, body_limit))
         .with_state(state)
+}
+
+async fn count_requests(
+    State(metrics): State<crate::metrics::Metrics>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let class = match limiter::classify(req.uri().path()) {
+        Some(limiter::Class::Purchase) => "purchase",
+        Some(limiter::Class::Read) => "read",
+        None => "other",
+    };
+    let resp = next.run(req).await;
+    metrics.request(class, resp.status().as_u16());
+    resp
 }
 
 async fn api_not_found() -> AppError {

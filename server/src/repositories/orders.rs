@@ -98,6 +98,14 @@ pub async fn write_batch(db: &Db, orders: &[NewOrder]) -> Result<Vec<Written>, s
         .collect())
 }
 
+fn status_from(s: &str) -> OrderStatus {
+    if s == "queued" {
+        OrderStatus::Queued
+    } else {
+        OrderStatus::Confirmed
+    }
+}
+
 pub async fn exists(db: &Db, product_id: i64, user_id: i64) -> Result<bool, sqlx::Error> {
     Ok(
         sqlx::query("SELECT id FROM orders WHERE product_id = ? AND user_id = ?")
@@ -124,11 +132,7 @@ pub async fn for_user(db: &Db, user_id: i64) -> Result<Vec<Order>, sqlx::Error> 
                 order_id: col(r, "id")?,
                 product_id: col(r, "product_id")?,
                 product_name: col(r, "name")?,
-                status: if status == "queued" {
-                    OrderStatus::Queued
-                } else {
-                    OrderStatus::Confirmed
-                },
+                status: status_from(&status),
                 created_at: col(r, "created_at")?,
             })
         })
@@ -144,4 +148,77 @@ pub async fn tally(db: &Db, product_id: i64) -> Result<(i64, i64), sqlx::Error> 
     .fetch_one(&db.pool)
     .await?;
     Ok((col(&row, "n")?, col(&row, "buyers")?))
+}
+
+/// Orders matching the filter, newest first, one page of them, and how many match in all.
+pub async fn search(
+    db: &Db,
+    filter: &app::model::OrderFilter,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<app::model::AdminOrder>, i64), sqlx::Error> {
+    let mut clauses = Vec::new();
+    if filter.product_id.is_some() {
+        clauses.push("o.product_id = ?");
+    }
+    if filter.status.is_some() {
+        clauses.push("o.status = ?");
+    }
+    if filter.user.is_some() {
+        clauses.push("u.name = ?");
+    }
+    let filter_sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let from =
+        "FROM orders o JOIN products p ON p.id = o.product_id JOIN users u ON u.id = o.user_id";
+    let count_sql = format!("SELECT COUNT(*) AS n {from} {filter_sql}");
+    let list_sql = format!(
+        "SELECT o.id, o.product_id, p.name AS product_name, o.user_id, u.name AS user_name, \
+         o.status, o.created_at {from} {filter_sql} ORDER BY o.created_at DESC, o.id LIMIT ? OFFSET ?"
+    );
+    macro_rules! bind_filter {
+        ($q:expr) => {{
+            let mut q = $q;
+            if let Some(p) = filter.product_id {
+                q = q.bind(p);
+            }
+            if let Some(s) = filter.status {
+                q = q.bind(s.as_str());
+            }
+            if let Some(u) = &filter.user {
+                q = q.bind(u.as_str());
+            }
+            q
+        }};
+    }
+    let total: i64 = col(
+        &bind_filter!(sqlx::query(&count_sql))
+            .fetch_one(&db.pool)
+            .await?,
+        "n",
+    )?;
+    let rows = bind_filter!(sqlx::query(&list_sql))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&db.pool)
+        .await?;
+    let orders = rows
+        .iter()
+        .map(|r| {
+            let status: String = col(r, "status")?;
+            Ok(app::model::AdminOrder {
+                order_id: col(r, "id")?,
+                product_id: col(r, "product_id")?,
+                product_name: col(r, "product_name")?,
+                user_id: col(r, "user_id")?,
+                user_name: col(r, "user_name")?,
+                status: status_from(&status),
+                created_at: col(r, "created_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok((orders, total))
 }

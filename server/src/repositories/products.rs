@@ -136,3 +136,52 @@ pub async fn reconcile(db: &Db) -> Result<u64, sqlx::Error> {
     tx.commit().await?;
     Ok(changed)
 }
+
+pub enum Change {
+    Done,
+    NotFound,
+    /// The new stock would be below what is already sold or leased.
+    BelowCommitted(i64),
+}
+
+/// Edits a product; the stock may not drop below the units already sold or leased out.
+pub async fn update(db: &Db, id: i64, p: &NewProduct<'_>) -> Result<Change, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE products SET name = ?, price_cents = ?, image = ?, stock = ?, sale_start = ?, \
+         sale_end = ? WHERE id = ? AND leased <= ? AND sold <= ?",
+    )
+    .bind(p.name)
+    .bind(p.price_cents)
+    .bind(p.image)
+    .bind(p.stock)
+    .bind(p.sale_start)
+    .bind(p.sale_end)
+    .bind(id)
+    .bind(p.stock)
+    .bind(p.stock)
+    .execute(&db.pool)
+    .await?;
+    if done.rows_affected() > 0 {
+        return Ok(Change::Done);
+    }
+    Ok(match get(db, id).await? {
+        None => Change::NotFound,
+        Some(row) if row.leased > p.stock || row.sold > p.stock => {
+            Change::BelowCommitted(row.leased.max(row.sold))
+        }
+        // Same values as before: MySQL reports no row changed.
+        Some(_) => Change::Done,
+    })
+}
+
+/// Deletes a product that has no orders; `false` when it has some (or does not exist).
+pub async fn delete_unsold(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM products WHERE id = ? AND NOT EXISTS (SELECT 1 FROM orders WHERE product_id = ?)",
+    )
+    .bind(id)
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}

@@ -51,6 +51,7 @@ pub fn classify(path: &str) -> Option<Class> {
         || path == "/favicon.ico"
         || path == "/healthz"
         || path == "/readyz"
+        || path == "/metrics"
         || path.starts_with("/internal/")
     {
         None

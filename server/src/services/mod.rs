@@ -3,6 +3,7 @@
 //! `purchase` strings them together.
 
 pub mod accounts;
+pub mod admin;
 pub mod blacklist;
 pub mod captcha;
 pub mod cookie;

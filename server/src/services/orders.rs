@@ -56,11 +56,12 @@ pub async fn consume(
     db: Db,
     topology: super::queue::rabbit::Topology,
     prefetch: u16,
+    metrics: crate::metrics::Metrics,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut delay = Duration::from_millis(100);
     while !*stop.borrow() {
-        match consume_once(&db, &topology, prefetch, stop.clone()).await {
+        match consume_once(&db, &topology, prefetch, &metrics, stop.clone()).await {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "order consumer lost RabbitMQ, reconnecting");
@@ -75,6 +76,7 @@ async fn consume_once(
     db: &Db,
     topology: &super::queue::rabbit::Topology,
     prefetch: u16,
+    metrics: &crate::metrics::Metrics,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     use futures::StreamExt;
@@ -119,6 +121,7 @@ async fn consume_once(
         match commit(db, &batch).await {
             Ok(written) => {
                 let duplicates = written.iter().filter(|w| **w == Written::Duplicate).count();
+                metrics.confirmed((written.len() - duplicates) as u64);
                 if duplicates > 0 {
                     tracing::warn!(duplicates, "orders refused: the user already had one");
                 }

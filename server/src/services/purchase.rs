@@ -66,6 +66,15 @@ impl Pending {
         queued
     }
 
+    /// Orders accepted by the broker and not yet seen in the database.
+    pub fn len(&self) -> usize {
+        self.0.iter().map(|e| e.value().len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn sweep(&self, now: i64) {
         self.0.retain(|_, v| {
             v.retain(|(o, _)| now - o.created_at < PENDING_MS);
@@ -85,6 +94,7 @@ pub struct Pipeline {
     pub stock: Stock,
     pub queue: Arc<dyn OrderQueue>,
     pub pending: Pending,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Pipeline {
@@ -198,7 +208,30 @@ impl Pipeline {
         Ok(PurchasePass { pass })
     }
 
+    /// One purchase, timed and counted by outcome for `/metrics` and the dashboard.
     pub async fn purchase(
+        &self,
+        user: &Claims,
+        product_id: i64,
+        pass: &str,
+    ) -> AppResult<PurchaseOutcome> {
+        let started = std::time::Instant::now();
+        let result = self.purchase_steps(user, product_id, pass).await;
+        let outcome = match &result {
+            Ok(_) => "accepted",
+            Err(AppError::Api(e) | AppError::RateLimited(e, _)) => e.error.as_str(),
+            Err(AppError::Internal(_)) => "internal",
+        };
+        self.metrics.purchase(
+            product_id,
+            outcome,
+            started.elapsed().as_secs_f64(),
+            now_ms(),
+        );
+        result
+    }
+
+    async fn purchase_steps(
         &self,
         user: &Claims,
         product_id: i64,

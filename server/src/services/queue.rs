@@ -3,6 +3,7 @@
 //! The embedded queue group-commits: one SQLite transaction for every batch of orders.
 
 use super::orders::{commit, gather};
+use crate::metrics::Metrics;
 use crate::repositories::orders::{NewOrder, Written};
 use crate::repositories::Db;
 use std::time::Duration;
@@ -32,6 +33,8 @@ pub enum QueueError {
 #[async_trait::async_trait]
 pub trait OrderQueue: Send + Sync + 'static {
     async fn submit(&self, order: NewOrder) -> Result<Enqueued, QueueError>;
+    /// Orders (embedded) or messages (RabbitMQ) waiting to be written.
+    async fn depth(&self) -> i64;
 }
 
 type Job = (NewOrder, oneshot::Sender<Result<Written, String>>);
@@ -42,7 +45,7 @@ pub struct EmbeddedQueue {
 
 impl EmbeddedQueue {
     /// Starts the batcher; it ends after every `EmbeddedQueue` is dropped and the rest is written.
-    pub fn start(db: Db, max: usize, linger: Duration) -> (Self, JoinHandle<()>) {
+    pub fn start(db: Db, max: usize, linger: Duration, metrics: Metrics) -> (Self, JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<Job>(65_536);
         let task = tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -50,6 +53,9 @@ impl EmbeddedQueue {
                 let (orders, replies): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
                 match commit(&db, &orders).await {
                     Ok(done) => {
+                        metrics.confirmed(
+                            done.iter().filter(|w| **w == Written::Stored).count() as u64
+                        );
                         for (reply, written) in replies.into_iter().zip(done) {
                             let _ = reply.send(Ok(written));
                         }
@@ -80,5 +86,9 @@ impl OrderQueue for EmbeddedQueue {
             Ok(Written::Duplicate) => Ok(Enqueued::Duplicate),
             Err(e) => Err(QueueError::Failed(e)),
         }
+    }
+
+    async fn depth(&self) -> i64 {
+        (self.tx.max_capacity() - self.tx.capacity()) as i64
     }
 }

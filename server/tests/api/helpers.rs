@@ -245,6 +245,21 @@ impl TestApp {
         out
     }
 
+    /// An admin account (made in the database) with its cookie.
+    pub async fn admin(&self) -> Shopper {
+        let now = server::now_ms();
+        let name = format!("admin{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        let user = server::repositories::users::insert(&self.db, &name, "x", Role::Admin, now)
+            .await
+            .expect("admin");
+        let codec = CookieCodec::new(SECRET, &[], Duration::from_secs(3600), false);
+        let claims = codec.claims(user.id, Role::Admin, &name, now);
+        Shopper {
+            id: user.id,
+            cookie: format!("flash_auth={}", codec.seal(&claims)),
+        }
+    }
+
     pub async fn order_count(&self, product_id: i64) -> (i64, i64) {
         server::repositories::orders::tally(&self.db, product_id)
             .await

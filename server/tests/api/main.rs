@@ -1,5 +1,6 @@
 //! Integration tests: each spawns a real server on port 0 with its own database and talks HTTP.
 
+mod admin;
 mod auth;
 mod helpers;
 mod pipeline;

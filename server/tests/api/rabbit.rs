@@ -104,7 +104,13 @@ async fn a_consumer_killed_between_insert_and_ack_creates_no_duplicate() {
 
     // The restarted consumer gets the message again: nothing is written twice.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let consumer = tokio::spawn(orders::consume(db.clone(), topology.clone(), 4, stopped));
+    let consumer = tokio::spawn(orders::consume(
+        db.clone(),
+        topology.clone(),
+        4,
+        server::metrics::Metrics::new().unwrap(),
+        stopped,
+    ));
     let mut drained = false;
     for _ in 0..100 {
         let (_c, ch) = topology.connect().await.unwrap();

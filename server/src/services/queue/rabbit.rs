@@ -65,6 +65,9 @@ type Job = (NewOrder, oneshot::Sender<bool>);
 
 pub struct RabbitQueue {
     tx: mpsc::Sender<Job>,
+    topology: Topology,
+    /// A connection of its own for reading the queue's depth (the publisher's is busy).
+    stats: tokio::sync::Mutex<Option<(Connection, Channel)>>,
 }
 
 /// How long a batch keeps trying (reconnecting in between) before its orders are refused.
@@ -79,6 +82,12 @@ impl RabbitQueue {
     ) -> anyhow::Result<(Self, JoinHandle<()>)> {
         let first = Publisher::connect(&topology).await?;
         let (tx, mut rx) = mpsc::channel::<Job>(65_536);
+        let stats = tokio::sync::Mutex::new(None);
+        let queue = RabbitQueue {
+            tx,
+            topology: topology.clone(),
+            stats,
+        };
         let task = tokio::spawn(async move {
             let mut publisher = Some(first);
             while let Some(job) = rx.recv().await {
@@ -90,7 +99,7 @@ impl RabbitQueue {
                 }
             }
         });
-        Ok((RabbitQueue { tx }, task))
+        Ok((queue, task))
     }
 }
 
@@ -108,6 +117,34 @@ impl OrderQueue for RabbitQueue {
                 "the broker did not confirm the order".into(),
             )),
             Err(_) => Err(QueueError::Closed),
+        }
+    }
+
+    async fn depth(&self) -> i64 {
+        let mut stats = self.stats.lock().await;
+        if stats.is_none() {
+            *stats = self.topology.connect().await.ok();
+        }
+        let Some((_, channel)) = stats.as_ref() else {
+            return -1;
+        };
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        match channel
+            .queue_declare(
+                self.topology.queue.as_str().into(),
+                passive,
+                FieldTable::default(),
+            )
+            .await
+        {
+            Ok(q) => i64::from(q.message_count()),
+            Err(_) => {
+                *stats = None;
+                -1
+            }
         }
     }
 }

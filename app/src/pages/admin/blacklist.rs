@@ -1,0 +1,67 @@
+use super::{field_error, AdminShell};
+use crate::api::{blacklist, BlacklistAdd, BlacklistRemove};
+use crate::pages::not_found::ErrorPanel;
+use crate::time::format_utc;
+use leptos::prelude::*;
+
+#[component]
+pub fn AdminBlacklistPage() -> impl IntoView {
+    let add = ServerAction::<BlacklistAdd>::new();
+    let remove = ServerAction::<BlacklistRemove>::new();
+    let entries = Resource::new(
+        move || (add.version().get(), remove.version().get()),
+        |_| blacklist(),
+    );
+    let error = move || add.value().get().and_then(Result::err);
+    view! {
+        <AdminShell title="Admin · Blacklist">
+            <h1>"Blacklist"</h1>
+            <section class="panel">
+                <ActionForm action=add attr:class="stack" attr:data-testid="blacklist-form">
+                    <label for="user">"User name"</label>
+                    <input id="user" name="user" required maxlength="64" />
+                    <span class="field-error">{move || field_error(error(), "user")}</span>
+                    <label for="reason">"Reason"</label>
+                    <input id="reason" name="reason" required maxlength="300" />
+                    <span class="field-error">{move || field_error(error(), "reason")}</span>
+                    <button type="submit" class="button">"Blacklist"</button>
+                </ActionForm>
+            </section>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match entries.await {
+                        Ok(list) if list.is_empty() => view! { <p class="panel">"Nobody is blacklisted."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="orders" data-testid="blacklist">
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"User"</th>
+                                        <th scope="col">"Reason"</th>
+                                        <th scope="col">"Since"</th>
+                                        <th scope="col">"Action"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {list.into_iter().map(|e| view! {
+                                        <tr>
+                                            <td>{e.user_name}</td>
+                                            <td>{e.reason}</td>
+                                            <td>{format_utc(e.created_at)}</td>
+                                            <td>
+                                                <ActionForm action=remove attr:class="inline-form">
+                                                    <input type="hidden" name="user_id" value=e.user_id />
+                                                    <button type="submit" class="link-button">"Remove"</button>
+                                                </ActionForm>
+                                            </td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                        Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </AdminShell>
+    }
+}
