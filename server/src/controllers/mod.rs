@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 pub mod health;
+pub mod security;
 
 use crate::backend::PipelineBackend;
 use crate::error::AppError;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
             limiter::middleware,
         ))
         .layer(mw::from_fn_with_state(state.max_body, body_limit))
+        .layer(mw::from_fn(security::middleware))
         .with_state(state)
 }
 

@@ -238,3 +238,31 @@ async fn a_failed_write_answers_unavailable_and_returns_the_unit() {
     assert_eq!(app.order_count(p).await, (1, 1));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn cross_site_posts_are_refused_and_security_headers_sent() {
+    let app = spawn_app(&[]).await;
+    let r = app
+        .http
+        .post(app.url("/api/v1/login"))
+        .header("origin", "https://evil.example")
+        .json(&json!({"name": "alice", "password": "whatever-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(code(&v), "forbidden");
+    let r = app
+        .http
+        .get(app.url("/api/v1/products"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    app.stop().await;
+}
