@@ -1,5 +1,5 @@
 //! One module per stage of the purchase pipeline, in the order a request meets them:
-//! limiter → cookie → ring → blacklist → window → cooldown → captcha → stock → queue → orders.
+//! limiter → cookie → blacklist → window → cooldown → captcha → stock → queue → orders.
 //! `purchase` strings them together.
 
 pub mod accounts;

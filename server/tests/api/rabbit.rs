@@ -148,6 +148,7 @@ struct CuttableProxy {
     port: u16,
     up: Arc<AtomicBool>,
     generation: Arc<std::sync::atomic::AtomicU64>,
+    open: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl CuttableProxy {
@@ -156,16 +157,19 @@ impl CuttableProxy {
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
         let generation = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let (up2, gen2) = (up.clone(), generation.clone());
+        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (up2, gen2, open2) = (up.clone(), generation.clone(), open.clone());
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
                 if !up2.load(Ordering::SeqCst) {
                     continue; // dropped at once
                 }
-                let (up3, gen3) = (up2.clone(), gen2.clone());
+                let (up3, gen3, open3) = (up2.clone(), gen2.clone(), open2.clone());
                 let born = gen3.load(Ordering::SeqCst);
+                open3.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
                     let Ok(mut broker) = TcpStream::connect("127.0.0.1:5672").await else {
+                        open3.fetch_sub(1, Ordering::SeqCst);
                         return;
                     };
                     let cut = async {
@@ -177,6 +181,8 @@ impl CuttableProxy {
                         _ = tokio::io::copy_bidirectional(&mut client, &mut broker) => {}
                         _ = cut => {}
                     }
+                    drop((client, broker));
+                    open3.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
@@ -184,6 +190,7 @@ impl CuttableProxy {
             port,
             up,
             generation,
+            open,
         }
     }
 
@@ -191,9 +198,13 @@ impl CuttableProxy {
         format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
     }
 
-    fn cut(&self) {
+    /// Returns once every proxied connection is closed.
+    async fn cut(&self) {
         self.up.store(false, Ordering::SeqCst);
         self.generation.fetch_add(1, Ordering::SeqCst);
+        while self.open.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     fn restore(&self) {
@@ -219,7 +230,7 @@ async fn broker_unreachable_during_a_purchase_returns_the_unit_and_the_books_add
     assert_eq!(app.orders_settle(p, 1).await, (1, 1));
 
     let pass = app.pass(&sh[1], p).await;
-    proxy.cut();
+    proxy.cut().await;
     let (s, v) = app.purchase(&sh[1], p, &pass).await;
     assert_eq!(
         (s, code(&v)),
@@ -247,5 +258,64 @@ async fn broker_unreachable_during_a_purchase_returns_the_unit_and_the_books_add
         (row.stock, row.sold, row.leased),
         (3, 3, 3),
         "stock, orders and leases add up"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_messages_go_to_the_dead_letter_queue() {
+    let db = Db::connect(&fresh_mysql_url().await).await.unwrap();
+    let topology = Topology {
+        url: amqp_url(),
+        queue: unique_queue(),
+    };
+    let (_conn, channel) = topology.connect().await.unwrap();
+    let props = lapin::BasicProperties::default().with_delivery_mode(2);
+    channel
+        .basic_publish(
+            "".into(),
+            topology.queue.as_str().into(),
+            Default::default(),
+            b"{not an order batch",
+            props,
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let consumer = tokio::spawn(orders::consume(
+        db,
+        topology.clone(),
+        4,
+        server::metrics::Metrics::new().unwrap(),
+        stopped,
+    ));
+    let passive = lapin::options::QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let mut dead = 0;
+    for _ in 0..100 {
+        let q = channel
+            .queue_declare(
+                topology.dead_letter().as_str().into(),
+                passive,
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        dead = q.message_count();
+        if dead > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.send(true).unwrap();
+    consumer.await.unwrap();
+    assert_eq!(
+        dead,
+        1,
+        "the poison message is parked in {}",
+        topology.dead_letter()
     );
 }
