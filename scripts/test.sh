@@ -7,6 +7,9 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$FLASH_ROOT"
 
+# A fresh CI checkout never reuses incremental state: skip writing it (gigabytes, and time).
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
+
 TOTAL_START=$SECONDS
 CURRENT_STEP=""
 STEP_START=$SECONDS

@@ -44,6 +44,7 @@ pub struct Captchas {
     ttl_ms: i64,
     pass_ttl_ms: i64,
     test_answer: Option<String>,
+    test_image: Arc<std::sync::OnceLock<String>>,
 }
 
 pub struct Issued {
@@ -65,6 +66,7 @@ impl Captchas {
             ttl_ms,
             pass_ttl_ms,
             test_answer,
+            test_image: Arc::default(),
         }
     }
 
@@ -73,15 +75,18 @@ impl Captchas {
         if self.pending.len() >= MAX_OUTSTANDING {
             return Err(CaptchaError::Busy);
         }
-        let mut img = captcha::Captcha::new();
-        img.add_chars(5)
-            .apply_filter(captcha::filters::Noise::new(0.2))
-            .apply_filter(captcha::filters::Wave::new(2.0, 12.0))
-            .view(220, 110);
-        let image = img.as_base64().ok_or(CaptchaError::Render)?;
-        let answer = match &self.test_answer {
-            Some(a) => a.clone(),
-            None => img.chars_as_string(),
+        let (answer, image) = match &self.test_answer {
+            // The answer is fixed anyway: one drawing serves every captcha, so load tests
+            // measure the pipeline rather than the image library.
+            Some(a) => match self.test_image.get() {
+                Some(img) => (a.clone(), img.clone()),
+                None => {
+                    let img = draw()?.1;
+                    let _ = self.test_image.set(img.clone());
+                    (a.clone(), img)
+                }
+            },
+            None => draw()?,
         };
         let captcha_id = random_id();
         self.pending.insert(
@@ -186,6 +191,17 @@ impl Captchas {
     pub fn outstanding(&self) -> usize {
         self.pending.len()
     }
+}
+
+/// A new captcha image: (its text, the PNG in base64).
+fn draw() -> Result<(String, String), CaptchaError> {
+    let mut img = captcha::Captcha::new();
+    img.add_chars(5)
+        .apply_filter(captcha::filters::Noise::new(0.2))
+        .apply_filter(captcha::filters::Wave::new(2.0, 12.0))
+        .view(220, 110);
+    let image = img.as_base64().ok_or(CaptchaError::Render)?;
+    Ok((img.chars_as_string(), image))
 }
 
 fn random_id() -> String {

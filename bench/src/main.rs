@@ -1,0 +1,126 @@
+//! `loadgen`: a flash-sale crowd against a running server, then the books checked in its database.
+//! `bench/run.sh` starts what a scenario needs and calls this; see BENCHMARKS.md.
+
+mod crowd;
+mod report;
+mod setup;
+mod wrk;
+
+use clap::Parser;
+use crowd::Crowd;
+use serde_json::json;
+use server::repositories::Db;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(about = "Sends a crowd of distinct shoppers at one flash sale and checks the books")]
+struct Args {
+    #[arg(long, default_value = "http://127.0.0.1:3900")]
+    base_url: String,
+    /// The server's database, to create the crowd and to check the books.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    /// The server's FLASH_SECRET, to seal the shoppers' cookies.
+    #[arg(long, env = "FLASH_SECRET")]
+    secret: String,
+    /// The server's FLASH_CAPTCHA_TEST_ANSWER (test mode).
+    #[arg(long, env = "FLASH_CAPTCHA_TEST_ANSWER")]
+    captcha_answer: String,
+    #[arg(long)]
+    units: i64,
+    #[arg(long)]
+    users: usize,
+    #[arg(long, default_value_t = 256)]
+    concurrency: usize,
+    /// Client timeout of one request, like wrk's.
+    #[arg(long, default_value_t = 2.0)]
+    timeout_secs: f64,
+    #[arg(long)]
+    scenario: String,
+    /// Where the JSON report goes; the SVG plot goes beside it.
+    #[arg(long)]
+    out: String,
+    /// Only prepare: write a wrk Lua script that sends each shopper's purchase once, then stop.
+    #[arg(long)]
+    prepare_wrk: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let a = Args::parse();
+    sqlx::any::install_default_drivers();
+    let db = Db::connect(&a.database_url).await?;
+    let tag = format!("{}{}u", a.scenario, server::now_ms());
+    eprintln!("setting up: {} units, {} shoppers", a.units, a.users);
+    let product = setup::product(&db, a.units, &format!("Bench {}", a.scenario)).await?;
+    let shoppers = setup::shoppers(&db, a.users, &a.secret, &tag).await?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.concurrency)
+        .timeout(Duration::from_secs_f64(a.timeout_secs))
+        .build()?;
+    let crowd = Crowd {
+        http,
+        base: a.base_url.clone(),
+        product,
+        concurrency: a.concurrency,
+    };
+    let passes = crowd.passes(&shoppers, &a.captcha_answer).await;
+    let missing = passes.iter().filter(|p| p.is_none()).count();
+    if a.prepare_wrk {
+        std::fs::write(&a.out, wrk::script(product, &shoppers, &passes))?;
+        eprintln!(
+            "wrote {} ({} shoppers, {missing} without a pass)",
+            a.out,
+            shoppers.len()
+        );
+        return Ok(());
+    }
+
+    let start = Instant::now();
+    let samples = crowd.purchases(&shoppers, passes, start).await;
+    let accepted = samples.iter().filter(|s| s.outcome == "accepted").count() as i64;
+    let sold_out_at = samples
+        .iter()
+        .filter(|s| s.outcome == "accepted")
+        .map(|s| s.at_ms + s.latency_ms)
+        .fold(0.0, f64::max)
+        / 1000.0;
+    let last_commit = report::last_commit(&db, product, accepted, start).await?;
+    let books = report::books(&db, product).await?;
+
+    let mut outcomes: BTreeMap<String, i64> = BTreeMap::new();
+    for s in &samples {
+        *outcomes.entry(s.outcome.clone()).or_default() += 1;
+    }
+    let mut lat: Vec<f64> = samples.iter().map(|s| s.latency_ms).collect();
+    lat.sort_by(|x, y| x.total_cmp(y));
+    let series = report::per_second(&samples);
+    let plot_path = a.out.replace(".json", ".svg");
+    report::plot(&plot_path, &a.scenario, &series)?;
+    let json = json!({
+        "scenario": a.scenario,
+        "units": a.units,
+        "users": a.users,
+        "concurrency": a.concurrency,
+        "accepted": accepted,
+        "orders_in_db": books.orders,
+        "duplicates": books.duplicates,
+        "oversold": (books.orders - a.units).max(0),
+        "stock_left": books.stock_left,
+        "lost": (accepted - books.orders).max(0),
+        "captcha_failures": missing,
+        "seconds_to_sold_out": sold_out_at,
+        "seconds_to_last_commit": last_commit,
+        "orders_per_second": if last_commit > 0.0 { books.orders as f64 / last_commit } else { 0.0 },
+        "timeouts": outcomes.get("timeout").copied().unwrap_or(0),
+        "rate_limited_retries": samples.iter().map(|s| i64::from(s.retries)).sum::<i64>(),
+        "outcomes": outcomes,
+        "latency_p50_ms": report::percentile(&lat, 0.5),
+        "latency_p99_ms": report::percentile(&lat, 0.99),
+        "plot": plot_path,
+    });
+    std::fs::write(&a.out, serde_json::to_string_pretty(&json)?)?;
+    println!("{}", serde_json::to_string_pretty(&json)?);
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! A wrk Lua script that walks through prepared shoppers: each request is a different shopper
+//! with a fresh purchase pass, so every one goes through all the checks of the pipeline.
+
+use crate::setup::Shopper;
+
+pub fn script(product: i64, shoppers: &[Shopper], passes: &[Option<String>]) -> String {
+    let mut lua = String::from("local creds = {\n");
+    for (s, p) in shoppers.iter().zip(passes) {
+        if let Some(pass) = p {
+            lua.push_str(&format!("{{\"{}\",\"{}\"}},\n", s.cookie, pass));
+        }
+    }
+    lua.push_str("}\n");
+    lua.push_str(&format!(
+        r#"local path = "/api/v1/products/{product}/purchase"
+local threads, counter, stride = {{}}, 0, 1
+function setup(thread)
+  thread:set("offset", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  stride = tonumber(args[1] or "2")
+  counter = offset
+end
+function request()
+  local c = creds[(counter % #creds) + 1]
+  counter = counter + stride
+  return wrk.format("POST", path, {{["Cookie"] = c[1], ["Content-Type"] = "application/json"}}, '{{"pass":"' .. c[2] .. '"}}')
+end
+"#
+    ));
+    lua
+}
