@@ -1,6 +1,9 @@
 //! Typed configuration from the environment (and `.env`). Every knob has a default that runs the
 //! embedded demo; production mode refuses to start without a real secret.
 
+mod cluster;
+
+pub use cluster::{Cluster, Peer};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -58,6 +61,7 @@ pub struct Config {
     pub batch_max: usize,
     pub batch_linger: Duration,
     pub max_body_bytes: usize,
+    pub cluster: Cluster,
 }
 
 impl std::fmt::Debug for Config {
@@ -71,6 +75,7 @@ impl std::fmt::Debug for Config {
             .field("rate_limits", &self.rate_limits)
             .field("user_interval", &self.user_interval)
             .field("test_mode", &self.test_mode)
+            .field("cluster", &self.cluster)
             .finish_non_exhaustive()
     }
 }
@@ -215,6 +220,7 @@ impl Config {
             batch_max: parse(env, "FLASH_BATCH_MAX", 100usize)?.max(1),
             batch_linger: Duration::from_micros(parse(env, "FLASH_BATCH_LINGER_US", 2000)?),
             max_body_bytes: parse(env, "FLASH_MAX_BODY_BYTES", 16 * 1024)?,
+            cluster: Cluster::from_lookup(env)?,
         })
     }
 }

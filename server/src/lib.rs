@@ -7,6 +7,7 @@ pub mod controllers;
 pub mod error;
 pub mod metrics;
 pub mod repositories;
+pub mod roles;
 pub mod services;
 pub mod startup;
 pub mod telemetry;

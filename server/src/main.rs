@@ -17,6 +17,13 @@ struct Cli {
 enum Command {
     /// Web, validation, stock and consumer in one process (the default).
     Serve,
+    /// A validation node on the ring (`FLASH_NODES`, `FLASH_NODE_ID`): web + purchase checks,
+    /// stock from `FLASH_STOCK_NODES`, orders to RabbitMQ; no consumer.
+    Node,
+    /// A quantity-control owner serving `FLASH_STOCK_NODES` clients over HTTP.
+    Stock,
+    /// A RabbitMQ → database order writer.
+    Consumer,
     /// Manage the blacklist.
     Blacklist {
         #[command(subcommand)]
@@ -43,9 +50,21 @@ enum BlacklistAction {
 async fn main() -> anyhow::Result<()> {
     server::telemetry::init();
     let cli = Cli::parse();
-    let cfg = Config::from_env()?;
+    let mut cfg = Config::from_env()?;
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
+        Command::Node if cfg.cluster.nodes.is_empty() || cfg.amqp_url.is_none() => {
+            anyhow::bail!("a node needs FLASH_NODES, FLASH_NODE_ID and AMQP_URL (see README)")
+        }
+        Command::Stock => {
+            let owner = server::roles::StockOwner::build(&cfg).await?;
+            println!("Stock owner is ready at http://{}", owner.local_addr()?);
+            owner.run_until(shutdown_signal()).await
+        }
+        Command::Consumer => server::roles::run_consumer(&cfg, shutdown_signal()).await,
+        command @ (Command::Serve | Command::Node) => {
+            if matches!(command, Command::Node) {
+                cfg.run_consumer = false;
+            }
             let app = Application::build(cfg.clone(), leptos_options(&cfg)).await?;
             let addr = app.local_addr();
             tracing::info!("Flash Sale is listening on http://{addr}");

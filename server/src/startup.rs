@@ -18,7 +18,9 @@ use crate::services::purchase::Pending;
 use crate::services::purchase::Pipeline;
 use crate::services::queue::rabbit::{RabbitQueue, Topology};
 use crate::services::queue::{EmbeddedQueue, OrderQueue};
-use crate::services::stock::Stock;
+use crate::services::forward::Forwarder;
+use crate::services::peers::Peers;
+use crate::services::stock::{RemoteStock, Stock, StockControl};
 use crate::services::window::Catalog;
 use axum::Router;
 use leptos::prelude::LeptosOptions;
@@ -93,10 +95,11 @@ impl Application {
                 cfg.pass_ttl.as_millis() as i64,
                 cfg.captcha_test_answer.clone(),
             ),
-            stock: Stock::new(db.clone(), cfg.stock_block),
+            stock: stock_control(&cfg, &db)?,
             queue,
             pending: Pending::default(),
             metrics,
+            forwarder: Forwarder::new(&cfg.cluster)?,
         };
         let accounts = Accounts::new(db, cookies, limiters.clone())?;
         let housekeeping = tokio::spawn(housekeeping(pipeline.clone(), limiters.clone()));
@@ -108,6 +111,11 @@ impl Application {
             limiters,
             leptos,
             max_body: cfg.max_body_bytes,
+            internal_secret: cfg
+                .cluster
+                .internal_secret
+                .clone()
+                .filter(|_| cfg.cluster.nodes.len() > 1),
         };
         let listener = TcpListener::bind(cfg.bind).await?;
         Ok(Application {
@@ -159,6 +167,17 @@ impl Application {
         stock.release_all().await?;
         tracing::info!("stopped cleanly");
         Ok(())
+    }
+}
+
+/// Its own leases, or the `stock` processes of `FLASH_STOCK_NODES`.
+fn stock_control(cfg: &Config, db: &Db) -> anyhow::Result<StockControl> {
+    let owners = cfg.cluster.stock_nodes.clone();
+    match cfg.cluster.internal_secret.as_deref() {
+        Some(secret) if !owners.is_empty() => Ok(StockControl::Remote(RemoteStock::new(
+            Peers::new(owners, secret, cfg.cluster.peer_timeout)?,
+        ))),
+        _ => Ok(StockControl::Local(Stock::new(db.clone(), cfg.stock_block))),
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 pub mod health;
+pub mod internal;
 pub mod security;
 
 use crate::backend::PipelineBackend;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub limiters: Limiters,
     pub leptos: LeptosOptions,
     pub max_body: usize,
+    /// Authenticates the ring's node-to-node calls; `None` on a single node.
+    pub internal_secret: Option<String>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -43,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(admin::router())
         .merge(health::router())
+        .merge(internal::router(state.internal_secret.as_deref()))
         .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             app::shell(leptos.clone())

@@ -29,7 +29,7 @@ const MAX_CLOCK_SKEW_MS: i64 = 60_000;
 /// user id, role, issued, expires, name length.
 const FIXED_PAYLOAD: usize = 8 + 1 + 8 + 8 + 1;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Claims {
     pub user_id: i64,
     pub role: Role,

@@ -6,7 +6,8 @@ use super::captcha::{CaptchaError, Captchas};
 use super::cookie::{Claims, CookieCodec};
 use super::cooldown::Cooldown;
 use super::queue::{Enqueued, OrderQueue};
-use super::stock::{Stock, Take};
+use super::forward::{Forwarder, Op};
+use super::stock::{StockControl, Take};
 use super::window::{is_open, Catalog};
 use crate::error::{AppError, AppResult};
 use crate::now_ms;
@@ -91,10 +92,12 @@ pub struct Pipeline {
     pub blacklist: Blacklist,
     pub catalog: Catalog,
     pub captchas: Captchas,
-    pub stock: Stock,
+    pub stock: StockControl,
     pub queue: Arc<dyn OrderQueue>,
     pub pending: Pending,
     pub metrics: crate::metrics::Metrics,
+    /// Set on a ring of several nodes: users owned elsewhere are forwarded there.
+    pub forwarder: Option<Forwarder>,
 }
 
 impl Pipeline {
@@ -163,7 +166,27 @@ impl Pipeline {
         Ok(row)
     }
 
+    /// The user's owner on the ring answers, or `None` when that is this node.
+    async fn forwarded<T: serde::de::DeserializeOwned>(
+        &self,
+        user: &Claims,
+        op: impl FnOnce() -> Op,
+    ) -> Option<AppResult<T>> {
+        match &self.forwarder {
+            Some(f) => f.route(user, op).await,
+            None => None,
+        }
+    }
+
     pub async fn captcha(&self, user: &Claims, product_id: i64) -> AppResult<Captcha> {
+        let op = || Op::Captcha { product_id };
+        match self.forwarded(user, op).await {
+            Some(answer) => answer,
+            None => self.captcha_here(user, product_id).await,
+        }
+    }
+
+    pub async fn captcha_here(&self, user: &Claims, product_id: i64) -> AppResult<Captcha> {
         let now = now_ms();
         self.admissible(user, product_id, now).await?;
         let (captchas, uid) = (self.captchas.clone(), user.user_id);
@@ -182,6 +205,24 @@ impl Pipeline {
     }
 
     pub async fn verify_captcha(
+        &self,
+        user: &Claims,
+        product_id: i64,
+        captcha_id: &str,
+        answer: &str,
+    ) -> AppResult<PurchasePass> {
+        let op = || Op::Verify {
+            product_id,
+            captcha_id: captcha_id.to_string(),
+            answer: answer.to_string(),
+        };
+        match self.forwarded(user, op).await {
+            Some(reply) => reply,
+            None => self.verify_here(user, product_id, captcha_id, answer).await,
+        }
+    }
+
+    pub async fn verify_here(
         &self,
         user: &Claims,
         product_id: i64,
@@ -208,8 +249,24 @@ impl Pipeline {
         Ok(PurchasePass { pass })
     }
 
-    /// One purchase, timed and counted by outcome for `/metrics` and the dashboard.
     pub async fn purchase(
+        &self,
+        user: &Claims,
+        product_id: i64,
+        pass: &str,
+    ) -> AppResult<PurchaseOutcome> {
+        let op = || Op::Purchase {
+            product_id,
+            pass: pass.to_string(),
+        };
+        match self.forwarded(user, op).await {
+            Some(outcome) => outcome,
+            None => self.purchase_here(user, product_id, pass).await,
+        }
+    }
+
+    /// One purchase, timed and counted by outcome for `/metrics` and the dashboard.
+    pub async fn purchase_here(
         &self,
         user: &Claims,
         product_id: i64,
@@ -266,7 +323,15 @@ impl Pipeline {
         {
             return Err(already_bought());
         }
-        if self.stock.take(product_id, now).await? == Take::SoldOut {
+        let taken = self
+            .stock
+            .take(product_id, user.user_id, now)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %format!("{e:#}"), product_id, "quantity control unreachable");
+                AppError::code(ErrorCode::Unavailable, "the sale is busy; please try again")
+            })?;
+        if taken == Take::SoldOut {
             return Err(AppError::code(
                 ErrorCode::SoldOut,
                 "sold out: every unit has been sold",
@@ -286,12 +351,12 @@ impl Pipeline {
                 OrderStatus::Queued
             }
             Ok(Enqueued::Duplicate) => {
-                self.stock.give_back(product_id);
+                self.stock.give_back(product_id, user.user_id).await;
                 return Err(already_bought());
             }
             Err(e) => {
                 tracing::error!(error = %e, product_id, "order not queued; unit returned to stock");
-                self.stock.give_back(product_id);
+                self.stock.give_back(product_id, user.user_id).await;
                 return Err(AppError::code(
                     ErrorCode::Unavailable,
                     "the order could not be taken right now; please try again",
@@ -306,6 +371,13 @@ impl Pipeline {
     }
 
     pub async fn orders(&self, user: &Claims) -> AppResult<Vec<Order>> {
+        match self.forwarded(user, || Op::Orders).await {
+            Some(list) => list,
+            None => self.orders_here(user).await,
+        }
+    }
+
+    pub async fn orders_here(&self, user: &Claims) -> AppResult<Vec<Order>> {
         let stored = orders::for_user(&self.db, user.user_id).await?;
         let mut all = self.pending.settle(user.user_id, &stored);
         all.extend(stored);

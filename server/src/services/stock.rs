@@ -3,6 +3,10 @@
 //! owners together never exceed `stock`) and sells them from memory with atomics. A crash can
 //! only strand the unsold rest of a block — underselling, which `reconcile` gives back.
 
+mod remote;
+
+pub use remote::{RemoteStock, TakeReply, UnitRequest, GIVE_BACK_PATH, TAKE_PATH};
+
 use crate::repositories::{products, Db};
 use dashmap::DashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -113,5 +117,48 @@ impl Stock {
             }
         }
         Ok(())
+    }
+}
+
+/// Where this process gets its units: from its own leases, or from `stock` processes.
+#[derive(Clone)]
+pub enum StockControl {
+    Local(Stock),
+    Remote(RemoteStock),
+}
+
+impl StockControl {
+    pub async fn take(&self, product_id: i64, user_id: i64, now: i64) -> anyhow::Result<Take> {
+        match self {
+            StockControl::Local(s) => Ok(s.take(product_id, now).await?),
+            StockControl::Remote(r) => r.take(product_id, user_id).await,
+        }
+    }
+
+    /// Returns a unit taken for an order that could not be queued. If no owner takes it back,
+    /// it stays leased and unsold: undersold until `reconcile`, never oversold.
+    pub async fn give_back(&self, product_id: i64, user_id: i64) {
+        match self {
+            StockControl::Local(s) => s.give_back(product_id),
+            StockControl::Remote(r) => {
+                if let Err(e) = r.give_back(product_id, user_id).await {
+                    tracing::error!(error = %e, product_id, "unit not given back: run `server reconcile` after the sale");
+                }
+            }
+        }
+    }
+
+    /// Forgets a cached "sold out" here; stock owners find raised stock within a second.
+    pub fn reset(&self, product_id: i64) {
+        if let StockControl::Local(s) = self {
+            s.reset(product_id);
+        }
+    }
+
+    pub async fn release_all(&self) -> Result<(), sqlx::Error> {
+        match self {
+            StockControl::Local(s) => s.release_all().await,
+            StockControl::Remote(_) => Ok(()),
+        }
     }
 }

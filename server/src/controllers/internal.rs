@@ -1,0 +1,74 @@
+//! `/internal/v1/…`: the calls nodes and stock owners make to each other, authenticated with
+//! the shared `FLASH_INTERNAL_SECRET` (bearer, compared in constant time). Without a secret
+//! these routes do not exist.
+
+use super::api::Body;
+use super::AppState;
+use crate::error::AppError;
+use crate::services::forward::{self, Reply, Routed, ROUTE_PATH};
+use crate::services::stock::{Stock, Take, TakeReply, UnitRequest, GIVE_BACK_PATH, TAKE_PATH};
+use app::model::ErrorCode;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::{self as mw, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// The node-to-node route of the ring (forwarded purchase steps).
+pub fn router(secret: Option<&str>) -> Router<AppState> {
+    let Some(secret) = secret else {
+        return Router::new();
+    };
+    Router::new()
+        .route(ROUTE_PATH, post(route))
+        .layer(mw::from_fn_with_state(token(secret), authenticate))
+}
+
+/// A `stock` process: quantity control over HTTP.
+pub fn stock_router(stock: Stock, secret: &str) -> Router {
+    Router::new()
+        .route(TAKE_PATH, post(take))
+        .route(GIVE_BACK_PATH, post(give_back))
+        .layer(mw::from_fn_with_state(token(secret), authenticate))
+        .with_state(stock)
+}
+
+fn token(secret: &str) -> Arc<[u8]> {
+    format!("Bearer {secret}").into_bytes().into()
+}
+
+async fn authenticate(State(expected): State<Arc<[u8]>>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if bool::from(given.ct_eq(&expected)) {
+        next.run(req).await
+    } else {
+        AppError::code(ErrorCode::Unauthenticated, "internal route: wrong or missing token")
+            .into_response()
+    }
+}
+
+async fn route(State(s): State<AppState>, Body(routed): Body<Routed>) -> Json<Reply> {
+    Json(forward::serve(&s.backend.pipeline, routed).await)
+}
+
+async fn take(
+    State(stock): State<Stock>,
+    Body(req): Body<UnitRequest>,
+) -> Result<Json<TakeReply>, AppError> {
+    let taken = stock.take(req.product_id, crate::now_ms()).await?;
+    Ok(Json(TakeReply {
+        taken: taken == Take::Taken,
+    }))
+}
+
+async fn give_back(State(stock): State<Stock>, Body(req): Body<UnitRequest>) -> Json<bool> {
+    stock.give_back(req.product_id);
+    Json(true)
+}

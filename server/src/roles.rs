@@ -1,0 +1,87 @@
+//! The processes of a scaled-out sale besides the validation nodes (`startup`): a `stock` owner
+//! serving quantity control over HTTP, and a `consumer` writing RabbitMQ's orders to the
+//! database. Each runs until SIGINT/SIGTERM and then stops cleanly.
+
+use crate::config::Config;
+use crate::controllers::internal;
+use crate::repositories::Db;
+use crate::services::orders;
+use crate::services::queue::rabbit::Topology;
+use crate::services::stock::Stock;
+use axum::routing::get;
+use std::future::Future;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+
+/// A bound `stock` owner, ready to run.
+pub struct StockOwner {
+    listener: TcpListener,
+    router: axum::Router,
+    stock: Stock,
+}
+
+impl StockOwner {
+    pub async fn build(cfg: &Config) -> anyhow::Result<Self> {
+        let secret = cfg.cluster.internal_secret.as_deref().ok_or_else(|| {
+            anyhow::anyhow!("FLASH_INTERNAL_SECRET must be set: nodes authenticate with it")
+        })?;
+        let db = Db::connect(&cfg.database_url).await?;
+        let stock = Stock::new(db, cfg.stock_block);
+        let router = internal::stock_router(stock.clone(), secret)
+            .route("/healthz", get(|| async { "ok" }))
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(4096));
+        Ok(StockOwner {
+            listener: TcpListener::bind(cfg.bind).await?,
+            router,
+            stock,
+        })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `shutdown`, then hands its unsold leased units back to the database.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.stock.release_all().await?;
+        tracing::info!("stock owner stopped; unsold leases returned");
+        Ok(())
+    }
+}
+
+/// RabbitMQ → database until `shutdown`; several may run side by side.
+pub async fn run_consumer(
+    cfg: &Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let url = cfg
+        .amqp_url
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("AMQP_URL must be set for a consumer"))?;
+    let db = Db::connect(&cfg.database_url).await?;
+    let topology = Topology {
+        url,
+        queue: cfg.queue_name.clone(),
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let metrics = crate::metrics::Metrics::new()?;
+    let task = tokio::spawn(orders::consume(
+        db,
+        topology,
+        cfg.prefetch,
+        metrics,
+        stopped,
+    ));
+    println!("consumer running on queue {}", cfg.queue_name);
+    shutdown.await;
+    let _ = stop.send(true);
+    task.await?;
+    tracing::info!("consumer stopped");
+    Ok(())
+}
