@@ -44,7 +44,7 @@ pub struct Captchas {
     ttl_ms: i64,
     pass_ttl_ms: i64,
     test_answer: Option<String>,
-    test_image: Arc<std::sync::OnceLock<String>>,
+    test_image: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 pub struct Issued {
@@ -78,14 +78,18 @@ impl Captchas {
         let (answer, image) = match &self.test_answer {
             // The answer is fixed anyway: one drawing serves every captcha, so load tests
             // measure the pipeline rather than the image library.
-            Some(a) => match self.test_image.get() {
-                Some(img) => (a.clone(), img.clone()),
-                None => {
-                    let img = draw()?.1;
-                    let _ = self.test_image.set(img.clone());
-                    (a.clone(), img)
-                }
-            },
+            // The lock makes a crowd at start wait for one drawing instead of each making one.
+            Some(a) => {
+                let mut cached = self
+                    .test_image
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let img = match cached.as_ref() {
+                    Some(img) => img.clone(),
+                    None => cached.insert(draw()?.1).clone(),
+                };
+                (a.clone(), img)
+            }
             None => draw()?,
         };
         let captcha_id = random_id();

@@ -4,7 +4,7 @@
 //! not answer, the next node on the ring takes over. The shopper gets the same answer either way.
 
 use super::cookie::Claims;
-use super::peers::Peers;
+use super::peers::{PeerError, Peers};
 use super::purchase::Pipeline;
 use super::ring::{user_key, Ring};
 use crate::config::Cluster;
@@ -54,7 +54,8 @@ pub enum Reply {
 
 impl<T: Serialize> From<AppResult<T>> for Reply {
     fn from(r: AppResult<T>) -> Self {
-        let value = r.and_then(|v| serde_json::to_value(v).map_err(|e| AppError::Internal(e.into())));
+        let value =
+            r.and_then(|v| serde_json::to_value(v).map_err(|e| AppError::Internal(e.into())));
         match value {
             Ok(v) => Reply::Ok(v),
             Err(AppError::RateLimited(error, secs)) => Reply::Err {
@@ -135,10 +136,18 @@ impl Forwarder {
             }
             match self.peers.post::<_, Reply>(node, ROUTE_PATH, &routed).await {
                 Ok(reply) => return Some(reply.into_result()),
-                Err(e) => tracing::warn!(
+                Err(e @ PeerError::Unreachable(..)) => tracing::warn!(
                     node = %self.ids[node], error = %e,
-                    "node did not answer: the next one on the ring takes over"
+                    "node unreachable: the next one on the ring takes over"
                 ),
+                // It may have acted on the request: taking over could answer twice.
+                Err(e @ PeerError::NoAnswer(..)) => {
+                    tracing::warn!(node = %self.ids[node], error = %e, "node gave no answer");
+                    return Some(Err(AppError::code(
+                        app::model::ErrorCode::Unavailable,
+                        "the sale is busy; please try again",
+                    )));
+                }
             }
         }
         None

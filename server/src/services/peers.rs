@@ -1,23 +1,50 @@
 //! Calls between processes of one cluster: a keep-alive HTTP client with a short timeout and the
-//! shared bearer secret. A peer that fails is skipped for a moment, so that a dead node costs
-//! the ones that call it one refused connection, not one per request.
+//! shared bearer secret. A peer that cannot be reached is skipped for a moment, so that a dead
+//! node costs its callers one refused connection, not one per request.
 
 use crate::now_ms;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a peer that did not answer is left alone before it is tried again.
 const BACKOFF_MS: i64 = 1_000;
+/// Timeouts in a row after which a slow peer is treated as down.
+const SLOW_LIMIT: u32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    /// The request never reached the peer (refused, reset before sending, or set aside): safe
+    /// to send it elsewhere.
+    #[error("{0} is unreachable: {1}")]
+    Unreachable(String, String),
+    /// Sent, but no usable answer: the peer may have acted on it.
+    #[error("{0} gave no answer: {1}")]
+    NoAnswer(String, String),
+}
 
 #[derive(Clone)]
 pub struct Peers {
     urls: Arc<Vec<String>>,
     http: reqwest::Client,
     auth: Arc<str>,
-    down_until: Arc<Vec<AtomicI64>>,
+    health: Arc<Vec<Health>>,
+}
+
+#[derive(Default)]
+struct Health {
+    down_until: AtomicI64,
+    slow: AtomicU32,
+}
+
+impl Health {
+    fn set_aside(&self) {
+        self.down_until
+            .store(now_ms() + BACKOFF_MS, Ordering::Relaxed);
+        self.slow.store(0, Ordering::Relaxed);
+    }
 }
 
 impl Peers {
@@ -29,7 +56,7 @@ impl Peers {
             .tcp_nodelay(true)
             .build()?;
         Ok(Peers {
-            down_until: Arc::new(urls.iter().map(|_| AtomicI64::new(0)).collect()),
+            health: Arc::new(urls.iter().map(|_| Health::default()).collect()),
             urls: Arc::new(urls),
             http,
             auth: format!("Bearer {secret}").into(),
@@ -44,35 +71,66 @@ impl Peers {
         self.urls.is_empty()
     }
 
-    /// `POST {peer}{path}` with a JSON body; any transport failure or non-2xx answer is an error
-    /// (and puts the peer aside for a moment).
+    /// `POST {peer}{path}` with a JSON body and a JSON answer.
     pub async fn post<B: Serialize, R: DeserializeOwned>(
         &self,
         peer: usize,
         path: &str,
         body: &B,
-    ) -> anyhow::Result<R> {
-        let (Some(url), Some(down)) = (self.urls.get(peer), self.down_until.get(peer)) else {
-            anyhow::bail!("no peer {peer}");
+    ) -> Result<R, PeerError> {
+        let (Some(url), Some(health)) = (self.urls.get(peer), self.health.get(peer)) else {
+            return Err(PeerError::Unreachable(
+                format!("peer {peer}"),
+                "unknown".into(),
+            ));
         };
-        if down.load(Ordering::Relaxed) > now_ms() {
-            anyhow::bail!("{url} did not answer a moment ago");
+        let target = format!("{url}{path}");
+        if health.down_until.load(Ordering::Relaxed) > now_ms() {
+            return Err(PeerError::Unreachable(
+                target,
+                "did not answer a moment ago".into(),
+            ));
         }
         let sent = self
             .http
-            .post(format!("{url}{path}"))
+            .post(&target)
             .header(reqwest::header::AUTHORIZATION, &*self.auth)
             .json(body)
             .send()
-            .await
-            .and_then(|r| r.error_for_status());
-        let result = match sent {
-            Ok(resp) => resp.json::<R>().await,
+            .await;
+        let answer = match sent {
+            Ok(resp) => match resp.error_for_status() {
+                Ok(resp) => resp.json::<R>().await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
-        result.map_err(|e| {
-            down.store(now_ms() + BACKOFF_MS, Ordering::Relaxed);
-            anyhow::anyhow!("{url}{path}: {e}")
-        })
+        match answer {
+            Ok(r) => {
+                health.slow.store(0, Ordering::Relaxed);
+                Ok(r)
+            }
+            Err(e) if e.is_connect() => {
+                health.set_aside();
+                Err(PeerError::Unreachable(target, chain(&e)))
+            }
+            Err(e) => {
+                if e.is_timeout() && health.slow.fetch_add(1, Ordering::Relaxed) + 1 >= SLOW_LIMIT {
+                    health.set_aside();
+                }
+                Err(PeerError::NoAnswer(target, chain(&e)))
+            }
+        }
     }
+}
+
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }

@@ -152,6 +152,21 @@ pub async fn spawn_app_on(db_url: &str, overrides: &[(&'static str, &str)]) -> T
 }
 
 impl TestApp {
+    /// A server running in another process (a cluster node), reached over HTTP.
+    pub fn remote(base: String, db: Db) -> TestApp {
+        TestApp {
+            base,
+            db,
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
+            stop: None,
+            task: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+mod cluster;
 mod helpers;
 mod pipeline;
 mod rabbit;

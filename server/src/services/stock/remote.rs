@@ -4,7 +4,7 @@
 //! can only strand a unit (undersell, which `reconcile` returns), never sell one twice.
 
 use super::Take;
-use crate::services::peers::Peers;
+use crate::services::peers::{PeerError, Peers};
 use serde::{Deserialize, Serialize};
 
 pub const TAKE_PATH: &str = "/internal/v1/stock/take";
@@ -40,16 +40,22 @@ impl RemoteStock {
         let req = UnitRequest { product_id };
         let mut last = None;
         for owner in self.order(user_id) {
-            match self.owners.post::<_, TakeReply>(owner, TAKE_PATH, &req).await {
+            match self
+                .owners
+                .post::<_, TakeReply>(owner, TAKE_PATH, &req)
+                .await
+            {
                 Ok(r) if r.taken => return Ok(Take::Taken),
                 Ok(_) => return Ok(Take::SoldOut),
-                Err(e) => {
-                    tracing::warn!(error = %e, "stock owner did not answer; trying the next");
+                Err(e @ PeerError::Unreachable(..)) => {
+                    tracing::warn!(error = %e, "stock owner unreachable; trying the next");
                     last = Some(e);
                 }
+                // Asking another owner now could take a second unit for this one order.
+                Err(e) => return Err(e.into()),
             }
         }
-        Err(last.unwrap_or_else(|| anyhow::anyhow!("no stock owner configured")))
+        Err(last.map_or_else(|| anyhow::anyhow!("no stock owner configured"), Into::into))
     }
 
     pub async fn give_back(&self, product_id: i64, user_id: i64) -> anyhow::Result<()> {
@@ -65,6 +71,6 @@ impl RemoteStock {
                 Err(e) => last = Some(e),
             }
         }
-        Err(last.unwrap_or_else(|| anyhow::anyhow!("no stock owner configured")))
+        Err(last.map_or_else(|| anyhow::anyhow!("no stock owner configured"), Into::into))
     }
 }
