@@ -45,7 +45,11 @@ fn invalid(name: &'static str, value: &str, why: &str) -> ConfigError {
 fn url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
     let u = raw.trim().trim_end_matches('/');
     if !u.starts_with("http://") && !u.starts_with("https://") {
-        return Err(invalid(name, raw, "each address must start with http:// or https://"));
+        return Err(invalid(
+            name,
+            raw,
+            "each address must start with http:// or https://",
+        ));
     }
     Ok(u.to_string())
 }

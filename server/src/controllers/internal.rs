@@ -49,8 +49,11 @@ async fn authenticate(State(expected): State<Arc<[u8]>>, req: Request, next: Nex
     if bool::from(given.ct_eq(&expected)) {
         next.run(req).await
     } else {
-        AppError::code(ErrorCode::Unauthenticated, "internal route: wrong or missing token")
-            .into_response()
+        AppError::code(
+            ErrorCode::Unauthenticated,
+            "internal route: wrong or missing token",
+        )
+        .into_response()
     }
 }
 
