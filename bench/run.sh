@@ -1,31 +1,73 @@
 #!/usr/bin/env bash
-# bench/run.sh SCENARIO — runs one benchmark end to end: builds (release), starts what the
-# scenario needs, runs the load generator, stops everything, and writes bench/results/SCENARIO.json
-# (+ .svg plot). Scenarios:
-#   sale   100,000 units, 200,000 distinct shoppers, RabbitMQ + MariaDB, token buckets off
-#   seed   the seed's settings (token buckets 1/ms, burst 1,000) selling 10,000 units to 12,000 shoppers
-#   ratio  wrk, in one run, against an axum hello-world and against the purchase path (all checks,
-#          token buckets open): the winning path (units left) and the losing one (sold out), at
-#          64 and 256 connections; each purchase request is a distinct shopper with a fresh pass
-# Override sizes with UNITS=… USERS=… CONCURRENCY=… (e.g. for a quick try).
+# bench/run.sh SCENARIO — runs one benchmark end to end: builds, starts what the scenario needs
+# (a server on 127.0.0.1:$BENCH_PORT in RabbitMQ + MariaDB mode, a fresh database), runs the load,
+# stops everything, and writes bench/results/SCENARIO.json (+ SCENARIO.svg for sale and seed).
+# Scenarios:
+#   sale     100,000 units, 200,000 distinct shoppers, RabbitMQ + MariaDB, token buckets off.
+#            Exits non-zero when the books are wrong: oversold or duplicates ≠ 0, orders ≠ units.
+#   seed     the seed's settings (token buckets 1/ms, burst 1,000) selling 10,000 units to 12,000
+#            shoppers. Exits non-zero on oversold or duplicates.
+#   ratio    wrk, in one run, against an axum hello-world and against the purchase path (all
+#            checks, token buckets open): the winning path (units left) and the losing one (sold
+#            out), at 64 and 256 connections; each purchase request is a distinct shopper with a
+#            fresh pass. The top-level keys are the 256-connection figures.
+#   cluster  (not built yet) the sale on the loopback cluster of bench/cluster.sh.
+# Knobs (environment):
+#   UNITS=… USERS=… CONCURRENCY=…   sizes (e.g. UNITS=2000 USERS=4000 for a quick try)
+#   DURATION=5s                      length of each wrk run (ratio)
+#   PROFILE=release|debug            which build to run; debug is for CI correctness runs, and
+#                                    writes to target/bench/ instead of bench/results/
+#   OUT_DIR=…                        where the JSON, plot, logs and wrk outputs go
+#   BUILD=0                          use the binaries already built (no cargo build)
+#   TIMEOUT_SECS=2                   client timeout of one request (10 with PROFILE=debug)
+#   PERF=1                           ratio: record a system-wide CPU profile (perf, cpu-clock)
+#                                    during the 256-connection purchase runs → ratio-*.perf.txt
+#   BENCH_PORT=3900                  the server's port (the hello-world baseline takes the next)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 . scripts/env.sh
-scenario=${1:?usage: bench/run.sh sale|seed|ratio}
+scenario=${1:?usage: bench/run.sh sale|seed|ratio|cluster}
 case "$scenario" in
   sale) units=${UNITS:-100000}; users=${USERS:-200000}; limits=off ;;
   seed) units=${UNITS:-10000}; users=${USERS:-12000}; limits=on ;;
   ratio) users=${USERS:-60000}; limits=off; duration=${DURATION:-5s} ;;
-  *) echo "unknown scenario: $scenario (sale|seed|ratio)" >&2; exit 2 ;;
+  cluster)
+    # Hook for the scale-out issue: start `bench/cluster.sh start` (FLASH_TEST_MODE=1,
+    # FLASH_CAPTCHA_TEST_ANSWER, FLASH_RATE_LIMITS=off, long pass TTLs), run
+    # `loadgen --scenario cluster --strict` against the nodes with the cluster's DATABASE_URL and
+    # FLASH_SECRET (from bench/.cluster/env), write bench/results/cluster.json with the sale's
+    # keys, then `bench/cluster.sh stop`.
+    echo "bench/run.sh cluster: not implemented yet (see the scale-out issue and bench/cluster.sh)" >&2
+    exit 2 ;;
+  *) echo "unknown scenario: $scenario (sale|seed|ratio|cluster)" >&2; exit 2 ;;
 esac
 concurrency=${CONCURRENCY:-256}
-"$FLASH_ROOT/scripts/services.sh" >/dev/null
-cargo build --release -p server -p bench
+profile=${PROFILE:-release}
+# A client gives up on an answer after this long (wrk's default); unoptimised builds get longer.
+timeout_secs=${TIMEOUT_SECS:-$([ "$profile" = debug ] && echo 10 || echo 2)}
+case "$profile" in
+  release) build=(cargo build --release -p server -p bench) ;;
+  debug) build=(cargo build -p server -p bench) ;;
+  *) echo "PROFILE must be release or debug, not $profile" >&2; exit 2 ;;
+esac
+bin="target/$profile"
 
-out=bench/results
+"$FLASH_ROOT/scripts/services.sh" >/dev/null
+if [ "$scenario" = ratio ] && ! command -v wrk >/dev/null 2>&1; then flash_apt_install wrk; fi
+if [ "$scenario" = ratio ] && [ "${PERF:-0}" = 1 ] && ! command -v perf >/dev/null 2>&1; then
+  flash_apt_install linux-perf
+fi
+if [ "${BUILD:-1}" != 0 ]; then "${build[@]}"; fi
+
+# Debug runs are correctness checks, never figures: they stay out of the committed results.
+out=${OUT_DIR:-$([ "$profile" = debug ] && echo target/bench || echo bench/results)}
 mkdir -p "$out"
 port=${BENCH_PORT:-3900}
+if curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+  echo "127.0.0.1:$port is already serving (another benchmark?): stop it or set BENCH_PORT" >&2
+  exit 1
+fi
 db="flash_bench_${scenario}"
 mariadb -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
 export DATABASE_URL="mysql://root@127.0.0.1:3306/$db"
@@ -34,59 +76,120 @@ FLASH_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export FLASH_CAPTCHA_TEST_ANSWER=bench
 queue="flash.bench.$scenario.$$"
 
-env LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site AMQP_URL="amqp://guest:guest@127.0.0.1:5672/%2f" \
+env LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=flash-sale \
+  AMQP_URL="amqp://guest:guest@127.0.0.1:5672/%2f" \
   FLASH_QUEUE="$queue" FLASH_TEST_MODE=1 FLASH_RATE_LIMITS="$limits" FLASH_DEMO_DATA=0 \
   FLASH_PASS_TTL_MS=3600000 FLASH_CAPTCHA_TTL_MS=3600000 RUST_LOG=warn \
-  target/release/server serve >"$out/$scenario.server.log" 2>&1 &
+  "$bin/server" serve >"$out/$scenario.server.log" 2>&1 &
 server_pid=$!
-stop() { kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true; }
+hello_pid=""
+stop() {
+  [ -n "$hello_pid" ] && kill -TERM "$hello_pid" 2>/dev/null
+  kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  return 0
+}
 trap stop EXIT
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+up=0
+for _ in $(seq 1 300); do
+  if curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then up=1; break; fi
+  kill -0 "$server_pid" 2>/dev/null || break
   sleep 0.1
 done
+if [ "$up" != 1 ]; then
+  echo "the server did not come up on 127.0.0.1:$port; its log:" >&2
+  cat "$out/$scenario.server.log" >&2
+  exit 1
+fi
 
 if [ "$scenario" != ratio ]; then
-  target/release/loadgen --base-url "http://127.0.0.1:$port" --units "$units" --users "$users" \
-    --concurrency "$concurrency" --scenario "$scenario" --out "$out/$scenario.json"
+  strict=(--strict)
+  [ "$scenario" = sale ] && strict+=(--require-sold-out)
+  # Its exit status is the verdict on the books (set -e stops here when they are wrong).
+  "$bin/loadgen" --base-url "http://127.0.0.1:$port" --units "$units" --users "$users" \
+    --concurrency "$concurrency" --timeout-secs "$timeout_secs" --scenario "$scenario" \
+    --out "$out/$scenario.json" "${strict[@]}"
   echo "wrote $out/$scenario.json and $out/$scenario.svg"
   exit 0
 fi
 
-HELLO_ADDR="127.0.0.1:$((port + 1))" target/release/hello >"$out/ratio.hello.log" 2>&1 &
+HELLO_ADDR="127.0.0.1:$((port + 1))" "$bin/hello" >"$out/ratio.hello.log" 2>&1 &
 hello_pid=$!
-trap 'kill -TERM $hello_pid 2>/dev/null; stop' EXIT
 sleep 0.5
-# wrk's "99%  1.23ms" → 1.23 (in ms), and its requests per second.
+# wrk's "99%  1.23ms" → 1.23 (in ms), its requests per second, and the status counts the Lua
+# script prints ("status 202 12345").
 p99_ms() { awk '$1=="99%" { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else { sub(/s/,"",v); v*=1000 } print v }' "$1"; }
 rps() { awk '/^Requests\/sec:/ { print $2 }' "$1"; }
-non2xx() { awk '/Non-2xx or 3xx responses:/ { print $5 }' "$1"; }
-json="{"
+statuses() { awk '$1=="status" { printf "%s\"%s\": %s", sep, $2, $3; sep=", " }' "$1"; }
+errors() { awk '/Socket errors:/ { gsub(/,/,""); print $4+$6+$8+$10; f=1 } END { if (!f) print 0 }' "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a/b }'; }
+# The first (or only) status a run answered, for the sanity check below.
+main_status() { awk '$1=="status" && $3>m { m=$3; s=$2 } END { print s }' "$1"; }
+perf_during() { # NAME: a system-wide profile of the next wrk run, by process and by symbol
+  [ "${PERF:-0}" = 1 ] || return 0
+  perf record -a -g -e cpu-clock -F 499 -o "$out/$1.perf.data" -- sleep "${duration%s}" >/dev/null 2>&1 &
+  perf_pid=$!
+}
+perf_report() {
+  [ "${PERF:-0}" = 1 ] || return 0
+  wait "$perf_pid" || true
+  local data="$out/$1.perf.data"
+  {
+    echo "== CPU of the whole machine during the run, by process (the server is pid $server_pid)"
+    perf report -i "$data" --no-children --sort pid --stdio -g none 2>/dev/null | grep '%' | head -25 || true
+    echo "== by process and binary"
+    perf report -i "$data" --no-children --sort comm,dso --stdio -g none 2>/dev/null | grep '%' | head -25 || true
+    echo "== server: hottest symbols (self time, share of all samples)"
+    perf report -i "$data" --no-children --pid "$server_pid" --sort dso,sym --stdio -g none 2>/dev/null | grep '%' | head -70 || true
+  } >"$out/$1.perf.txt"
+  rm -f "$data"
+  echo "profile: $out/$1.perf.txt"
+}
+
+declare -A level
 for c in 64 256; do
   for path in win lose; do
     [ "$path" = win ] && u=10000000 || u=0
-    target/release/loadgen --base-url "http://127.0.0.1:$port" --units "$u" --users "$users" \
+    "$bin/loadgen" --base-url "http://127.0.0.1:$port" --units "$u" --users "$users" \
       --concurrency 256 --scenario "ratio-$path-$c" --prepare-wrk --out "$out/ratio-$path-$c.lua"
   done
   wrk -t2 -c"$c" -d"$duration" --latency "http://127.0.0.1:$((port + 1))/" >"$out/ratio-hello-$c.txt"
-  wrk -t2 -c"$c" -d"$duration" --latency -s "$out/ratio-win-$c.lua" "http://127.0.0.1:$port" -- 2 >"$out/ratio-win-$c.txt"
-  wrk -t2 -c"$c" -d"$duration" --latency -s "$out/ratio-lose-$c.lua" "http://127.0.0.1:$port" -- 2 >"$out/ratio-lose-$c.txt"
+  [ "$c" = 256 ] && perf_during ratio-win
+  wrk -t2 -c"$c" -d"$duration" --latency -s "$out/ratio-win-$c.lua" "http://127.0.0.1:$port" >"$out/ratio-win-$c.txt"
+  [ "$c" = 256 ] && perf_report ratio-win
+  [ "$c" = 256 ] && perf_during ratio-lose
+  wrk -t2 -c"$c" -d"$duration" --latency -s "$out/ratio-lose-$c.lua" "http://127.0.0.1:$port" >"$out/ratio-lose-$c.txt"
+  [ "$c" = 256 ] && perf_report ratio-lose
+  for f in win lose; do
+    s=$(main_status "$out/ratio-$f-$c.txt")
+    want=202; [ "$f" = lose ] && want=410
+    if [ "$s" != "$want" ]; then
+      echo "ratio-$f-$c: most answers were $s, not $want: the run measured the wrong path" >&2
+      cat "$out/ratio-$f-$c.txt" >&2
+      exit 1
+    fi
+  done
   h=$(rps "$out/ratio-hello-$c.txt"); w=$(rps "$out/ratio-win-$c.txt"); l=$(rps "$out/ratio-lose-$c.txt")
-  n=$(non2xx "$out/ratio-win-$c.txt"); n=${n:-0}
-  json+="\"c$c\": {\"hello_rps\": $h, \"purchase_rps\": $w, \"soldout_rps\": $l,"
-  json+=" \"ratio_purchase\": $(awk -v a="$w" -v b="$h" 'BEGIN{printf "%.4f", a/b}'),"
-  json+=" \"ratio_soldout\": $(awk -v a="$l" -v b="$h" 'BEGIN{printf "%.4f", a/b}'),"
-  json+=" \"hello_p99_ms\": $(p99_ms "$out/ratio-hello-$c.txt"), \"purchase_p99_ms\": $(p99_ms "$out/ratio-win-$c.txt"),"
-  json+=" \"soldout_p99_ms\": $(p99_ms "$out/ratio-lose-$c.txt"),"
-  json+=" \"purchase_non_2xx\": $n},"
+  level[$c]="\"hello_rps\": $h, \"purchase_rps\": $w, \"soldout_rps\": $l,
+    \"ratio_purchase\": $(ratio "$w" "$h"), \"ratio_soldout\": $(ratio "$l" "$h"),
+    \"hello_p99_ms\": $(p99_ms "$out/ratio-hello-$c.txt"), \"purchase_p99_ms\": $(p99_ms "$out/ratio-win-$c.txt"),
+    \"soldout_p99_ms\": $(p99_ms "$out/ratio-lose-$c.txt"),
+    \"purchase_statuses\": {$(statuses "$out/ratio-win-$c.txt")},
+    \"soldout_statuses\": {$(statuses "$out/ratio-lose-$c.txt")},
+    \"socket_errors\": $(($(errors "$out/ratio-hello-$c.txt") + $(errors "$out/ratio-win-$c.txt") + $(errors "$out/ratio-lose-$c.txt")))"
 done
-# The top-level keys are the 256-connection figures; both levels are kept under c64 / c256.
-json+="\"connections\": [64, 256]}"
-python3 - "$json" "$out/ratio.json" <<'PYJ'
-import json, sys
-d = json.loads(sys.argv[1])
-d.update({k: v for k, v in d["c256"].items()})
-open(sys.argv[2], "w").write(json.dumps(d, indent=2) + "\n")
-print(json.dumps(d, indent=2))
-PYJ
+cat >"$out/ratio.json" <<JSON
+{
+  "scenario": "ratio",
+  "duration": "$duration",
+  "connections": 256,
+  ${level[256]},
+  "c64": {
+    ${level[64]}
+  },
+  "c256": {
+    ${level[256]}
+  }
+}
+JSON
+cat "$out/ratio.json"
 echo "wrote $out/ratio.json"

@@ -44,6 +44,12 @@ struct Args {
     /// Only prepare: write a wrk Lua script that sends each shopper's purchase once, then stop.
     #[arg(long)]
     prepare_wrk: bool,
+    /// Exit with status 1 when the books are wrong: an oversold unit or a duplicate order.
+    #[arg(long)]
+    strict: bool,
+    /// With --strict: every unit must also have been sold and be in the database.
+    #[arg(long)]
+    require_sold_out: bool,
 }
 
 #[tokio::main]
@@ -78,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let start = Instant::now();
+    let (watcher, stop_watching) = report::watch_commits(&db, product, start);
     let samples = crowd.purchases(&shoppers, passes, start).await;
     let accepted = samples.iter().filter(|s| s.outcome == "accepted").count() as i64;
     let sold_out_at = samples
@@ -87,6 +94,8 @@ async fn main() -> anyhow::Result<()> {
         .fold(0.0, f64::max)
         / 1000.0;
     let last_commit = report::last_commit(&db, product, accepted, start).await?;
+    stop_watching.store(true, std::sync::atomic::Ordering::Relaxed);
+    let commits = watcher.await?;
     let books = report::books(&db, product).await?;
 
     let mut outcomes: BTreeMap<String, i64> = BTreeMap::new();
@@ -95,7 +104,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut lat: Vec<f64> = samples.iter().map(|s| s.latency_ms).collect();
     lat.sort_by(|x, y| x.total_cmp(y));
-    let series = report::per_second(&samples);
+    let series = report::over_time(&samples, &commits, last_commit);
     let plot_path = a.out.replace(".json", ".svg");
     report::plot(&plot_path, &a.scenario, &series)?;
     let json = json!({
@@ -122,5 +131,27 @@ async fn main() -> anyhow::Result<()> {
     });
     std::fs::write(&a.out, serde_json::to_string_pretty(&json)?)?;
     println!("{}", serde_json::to_string_pretty(&json)?);
+    let mut wrong = Vec::new();
+    if a.strict {
+        if books.orders > a.units {
+            wrong.push(format!(
+                "oversold: {} orders for {} units",
+                books.orders, a.units
+            ));
+        }
+        if books.duplicates != 0 {
+            wrong.push(format!("{} duplicate orders", books.duplicates));
+        }
+        if a.require_sold_out && books.orders != a.units {
+            wrong.push(format!(
+                "{} orders in the database, not {}",
+                books.orders, a.units
+            ));
+        }
+    }
+    if !wrong.is_empty() {
+        eprintln!("THE BOOKS ARE WRONG: {}", wrong.join("; "));
+        std::process::exit(1);
+    }
     Ok(())
 }

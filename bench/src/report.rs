@@ -5,6 +5,8 @@ use crate::crowd::Sample;
 use plotters::prelude::*;
 use server::repositories::Db;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub struct Books {
@@ -64,69 +66,171 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-/// Per second of the run: (accepted answers, p50 ms, p99 ms).
-pub fn per_second(samples: &[Sample]) -> Vec<(u32, f64, f64, f64)> {
-    let mut by_sec: BTreeMap<u32, (f64, Vec<f64>)> = BTreeMap::new();
+/// Counts the product's orders in the database every 50 ms from `start` until told to stop:
+/// (seconds since `start`, orders), for the "committed per second" line of the plot.
+pub fn watch_commits(
+    db: &Db,
+    product: i64,
+    start: Instant,
+) -> (tokio::task::JoinHandle<Vec<(f64, i64)>>, Arc<AtomicBool>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (db, flag) = (db.clone(), stop.clone());
+    let task = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while !flag.load(Ordering::Relaxed) {
+            if let Ok(row) = sqlx::query("SELECT COUNT(*) AS n FROM orders WHERE product_id = ?")
+                .bind(product)
+                .fetch_one(&db.pool)
+                .await
+            {
+                if let Ok(n) = sqlx::Row::try_get::<i64, _>(&row, "n") {
+                    seen.push((start.elapsed().as_secs_f64(), n));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        seen
+    });
+    (task, stop)
+}
+
+/// One time step of the plot.
+pub struct Point {
+    /// End of the step, seconds since the first purchase.
+    pub t: f64,
+    pub accepted_per_sec: f64,
+    pub committed_per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// The run cut into time steps (0.1 s for short runs, up to 1 s for long ones), until `end`
+/// seconds: accepted answers and committed orders per second, and the p50 and p99 latency of the
+/// answers that came in each step.
+pub fn over_time(samples: &[Sample], commits: &[(f64, i64)], end: f64) -> Vec<Point> {
+    let end_ms = samples
+        .iter()
+        .map(|s| s.at_ms + s.latency_ms)
+        .fold(end * 1000.0, f64::max);
+    // About 60 steps or more, never finer than 100 ms.
+    let step_ms = (end_ms / 60.0).clamp(100.0, 1000.0);
+    let mut by_step: BTreeMap<u32, (f64, Vec<f64>)> = BTreeMap::new();
     for s in samples {
-        let sec = ((s.at_ms + s.latency_ms) / 1000.0) as u32;
-        let e = by_sec.entry(sec).or_default();
+        let step = ((s.at_ms + s.latency_ms) / step_ms) as u32;
+        let e = by_step.entry(step).or_default();
         if s.outcome == "accepted" {
             e.0 += 1.0;
         }
         e.1.push(s.latency_ms);
     }
-    let last = by_sec.keys().last().copied().unwrap_or(0);
-    (0..=last)
-        .map(|sec| {
-            let (acc, mut lat) = by_sec.remove(&sec).unwrap_or_default();
+    // Orders in the database at time t (the last count seen at or before t).
+    let committed_at = |t: f64| {
+        commits
+            .iter()
+            .take_while(|(at, _)| *at <= t)
+            .last()
+            .map_or(0, |c| c.1)
+    };
+    let last = (end_ms / step_ms).ceil() as u32;
+    (0..last)
+        .map(|step| {
+            let (acc, mut lat) = by_step.remove(&step).unwrap_or_default();
             lat.sort_by(|a, b| a.total_cmp(b));
-            (sec, acc, percentile(&lat, 0.5), percentile(&lat, 0.99))
+            let (t0, t) = (
+                f64::from(step) * step_ms / 1000.0,
+                f64::from(step + 1) * step_ms / 1000.0,
+            );
+            let per_sec = 1000.0 / step_ms;
+            Point {
+                t,
+                accepted_per_sec: acc * per_sec,
+                committed_per_sec: (committed_at(t) - committed_at(t0)) as f64 * per_sec,
+                p50_ms: percentile(&lat, 0.5),
+                p99_ms: percentile(&lat, 0.99),
+            }
         })
         .collect()
 }
 
-pub fn plot(path: &str, title: &str, series: &[(u32, f64, f64, f64)]) -> anyhow::Result<()> {
+pub fn plot(path: &str, title: &str, series: &[Point]) -> anyhow::Result<()> {
     let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
     root.fill(&WHITE)?;
     let (top, bottom) = root.split_vertically(300);
-    let secs = series.len().max(1) as u32;
-    let max_orders = series.iter().map(|s| s.1).fold(1.0, f64::max);
+    let secs = series.last().map_or(1.0, |p| p.t);
+    let max_orders = series
+        .iter()
+        .map(|p| p.accepted_per_sec.max(p.committed_per_sec))
+        .fold(1.0, f64::max);
     let mut chart = ChartBuilder::on(&top)
+        .caption(format!("{title}: orders per second"), ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..secs, 0f64..max_orders * 1.1)?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds since the first purchase")
+        .y_desc("orders/s")
+        .draw()?;
+    chart
+        .draw_series(LineSeries::new(
+            series.iter().map(|p| (p.t, p.accepted_per_sec)),
+            &RED,
+        ))?
+        .label("accepted (202)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
+    chart
+        .draw_series(LineSeries::new(
+            series.iter().map(|p| (p.t, p.committed_per_sec)),
+            &GREEN,
+        ))?
+        .label("committed in MariaDB")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREEN));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE)
+        .border_style(BLACK)
+        .draw()?;
+    let max_lat = series.iter().map(|p| p.p99_ms).fold(1.0, f64::max);
+    let mut chart = ChartBuilder::on(&bottom)
         .caption(
-            format!("{title}: accepted orders per second"),
+            "purchase latency (ms), answers of each step",
             ("sans-serif", 18),
         )
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(60)
-        .build_cartesian_2d(0u32..secs, 0f64..max_orders * 1.1)?;
+        .build_cartesian_2d(0f64..secs, 0f64..max_lat * 1.1)?;
     chart
         .configure_mesh()
-        .x_desc("second")
-        .y_desc("orders/s")
-        .draw()?;
-    chart.draw_series(LineSeries::new(series.iter().map(|s| (s.0, s.1)), &RED))?;
-    let max_lat = series.iter().map(|s| s.3).fold(1.0, f64::max);
-    let mut chart = ChartBuilder::on(&bottom)
-        .caption("purchase latency (ms)", ("sans-serif", 18))
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0u32..secs, 0f64..max_lat * 1.1)?;
-    chart
-        .configure_mesh()
-        .x_desc("second")
+        .x_desc("seconds since the first purchase")
         .y_desc("ms")
         .draw()?;
     chart
-        .draw_series(LineSeries::new(series.iter().map(|s| (s.0, s.2)), &BLUE))?
+        .draw_series(LineSeries::new(
+            series
+                .iter()
+                .filter(|p| p.p99_ms > 0.0)
+                .map(|p| (p.t, p.p50_ms)),
+            &BLUE,
+        ))?
         .label("p50")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
     chart
-        .draw_series(LineSeries::new(series.iter().map(|s| (s.0, s.3)), &MAGENTA))?
+        .draw_series(LineSeries::new(
+            series
+                .iter()
+                .filter(|p| p.p99_ms > 0.0)
+                .map(|p| (p.t, p.p99_ms)),
+            &MAGENTA,
+        ))?
         .label("p99")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], MAGENTA));
-    chart.configure_series_labels().border_style(BLACK).draw()?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE)
+        .border_style(BLACK)
+        .draw()?;
     root.present()?;
     Ok(())
 }

@@ -27,6 +27,22 @@ function request()
   counter = counter + stride
   return wrk.format("POST", path, {{["Cookie"] = c[1], ["Content-Type"] = "application/json"}}, '{{"pass":"' .. c[2] .. '"}}')
 end
+-- Counts the answers by status, so that the report can tell which path was measured.
+counts = {{}}
+function response(status, headers, body)
+  counts[status] = (counts[status] or 0) + 1
+end
+function done(summary, latency, requests)
+  local total = {{}}
+  for _, t in ipairs(threads) do
+    for status, n in pairs(t:get("counts")) do
+      total[status] = (total[status] or 0) + n
+    end
+  end
+  for status, n in pairs(total) do
+    io.write(string.format("status %d %d\n", status, n))
+  end
+end
 "#
     ));
     lua
