@@ -5,7 +5,7 @@ use super::AppState;
 use crate::backend::client_ip;
 use crate::error::{AppError, AppResult};
 use crate::services::cookie::Claims;
-use app::model::{ErrorCode, Order, Product, PurchaseOutcome, User};
+use app::model::{ApiError, ErrorCode, Order, Product, PurchaseOutcome, User};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::{header, request::Parts, HeaderMap, StatusCode};
@@ -27,6 +27,13 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/logout", post(logout))
         .route("/api/v1/me", get(me))
         .route("/check", get(check))
+        // A known route with another method: 405, in the error shape of every other refusal.
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn method_not_allowed() -> Response {
+    let e = ApiError::new(ErrorCode::BadRequest, "method not allowed on this route");
+    (StatusCode::METHOD_NOT_ALLOWED, Json(e)).into_response()
 }
 
 /// JSON body whose every rejection is a 400 (or 413) in our error shape.
