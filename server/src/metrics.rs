@@ -25,6 +25,7 @@ struct Inner {
     confirmed_orders: IntCounter,
     stock_left: IntGaugeVec,
     queue_depth: IntGaugeVec,
+    entries: IntGaugeVec,
     per_second: DashMap<i64, Mutex<VecDeque<(i64, i64)>>>,
     recent_ms: Mutex<VecDeque<f64>>,
 }
@@ -70,6 +71,13 @@ fn build() -> Result<Inner, prometheus::Error> {
         ),
         &["kind"],
     )?;
+    let entries = IntGaugeVec::new(
+        Opts::new(
+            "memory_entries",
+            "Entries in the in-memory maps that the sweeps keep bounded",
+        ),
+        &["map"],
+    )?;
     registry.register(Box::new(requests.clone()))?;
     registry.register(Box::new(purchases.clone()))?;
     registry.register(Box::new(latency.clone()))?;
@@ -77,6 +85,7 @@ fn build() -> Result<Inner, prometheus::Error> {
     registry.register(Box::new(confirmed_orders.clone()))?;
     registry.register(Box::new(stock_left.clone()))?;
     registry.register(Box::new(queue_depth.clone()))?;
+    registry.register(Box::new(entries.clone()))?;
     Ok(Inner {
         registry,
         requests,
@@ -86,6 +95,7 @@ fn build() -> Result<Inner, prometheus::Error> {
         confirmed_orders,
         stock_left,
         queue_depth,
+        entries,
         per_second: DashMap::new(),
         recent_ms: Mutex::new(VecDeque::with_capacity(LATENCY_SAMPLES)),
     })
@@ -142,6 +152,13 @@ impl Metrics {
 
     pub fn set_queue_depth(&self, kind: &str, depth: i64) {
         self.0.queue_depth.with_label_values(&[kind]).set(depth);
+    }
+
+    /// Size of one in-memory map (`cooldown`, `captchas`, `login_names`, ...), for the soak test
+    /// and for operators: each must stay bounded however many users pass by.
+    pub fn set_entries(&self, map: &str, n: usize) {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        self.0.entries.with_label_values(&[map]).set(n);
     }
 
     /// Accepted purchases of one product per second over the last `secs` seconds up to `now_ms`.
@@ -227,9 +244,14 @@ mod tests {
             m.outcomes(),
             vec![("accepted".into(), 3), ("sold_out".into(), 1)]
         );
+        m.set_entries("cooldown", 12);
         let text = m.render();
         assert!(
             text.contains("flash_purchases_total{outcome=\"accepted\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("flash_memory_entries{map=\"cooldown\"} 12"),
             "{text}"
         );
     }

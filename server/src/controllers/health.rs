@@ -25,7 +25,7 @@ async fn ready(State(s): State<AppState>) -> (StatusCode, &'static str) {
     (StatusCode::OK, "ready")
 }
 
-/// Prometheus text format; the stock and queue gauges are read fresh at each scrape.
+/// Prometheus text format; the stock, queue and map-size gauges are read fresh at each scrape.
 async fn metrics(State(s): State<AppState>) -> Response {
     let p = &s.backend.pipeline;
     match crate::repositories::products::list(&p.db).await {
@@ -35,8 +35,19 @@ async fn metrics(State(s): State<AppState>) -> Response {
         Err(e) => tracing::warn!(error = %e, "stock gauges not refreshed"),
     }
     p.metrics.set_queue_depth("queue", p.queue.depth().await);
-    p.metrics
-        .set_queue_depth("consumer_lag", p.pending.len() as i64);
+    let pending = p.pending.len();
+    p.metrics.set_queue_depth("consumer_lag", pending as i64);
+    let (login_names, login_addresses) = s.limiters.login_keys();
+    for (map, n) in [
+        ("cooldown", p.cooldown.len()),
+        ("captchas", p.captchas.outstanding()),
+        ("spent_passes", p.captchas.spent_passes()),
+        ("pending_orders", pending),
+        ("login_names", login_names),
+        ("login_addresses", login_addresses),
+    ] {
+        p.metrics.set_entries(map, n);
+    }
     (
         [(
             header::CONTENT_TYPE,

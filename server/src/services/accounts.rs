@@ -13,6 +13,7 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 /// A user name that passed validation: 3–32 of `A–Z a–z 0–9 _ - .`.
 pub struct UserName(String);
@@ -64,10 +65,52 @@ fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| AppError::Internal(e.into()))
+/// Password hashing on a few threads of its own (one per core), fed through a queue. Each argon2
+/// hash takes 19 MiB: on tokio's blocking pool (up to 512 threads) a flood of logins from many
+/// addresses ran hundreds at once, and every thread's allocator arena kept its own copies, so the
+/// process grew by gigabytes and never gave them back. Here at most one hash per core runs, always
+/// on the same threads; waiting logins are just queued closures.
+#[derive(Clone)]
+struct HashPool(std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>);
+
+impl HashPool {
+    fn new() -> std::io::Result<Self> {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (tx, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads {
+            let rx = rx.clone();
+            // The threads end when the last `Accounts` (and with it the sender) is dropped.
+            std::thread::Builder::new()
+                .name(format!("password-hash-{i}"))
+                .spawn(move || loop {
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                })?;
+        }
+        Ok(HashPool(tx))
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job = move || {
+            // A panic fails this request only; the thread lives on.
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            if let Ok(out) = out {
+                let _ = tx.send(out);
+            }
+        };
+        self.0
+            .send(Box::new(job))
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("password hashing stopped")))?;
+        rx.await.map_err(|e| AppError::Internal(e.into()))
+    }
 }
 
 #[derive(Clone)]
@@ -77,6 +120,7 @@ pub struct Accounts {
     pub limiters: Limiters,
     /// Verified against when the name is unknown, so both failures take the same time.
     dummy_hash: String,
+    hashing: HashPool,
 }
 
 impl Accounts {
@@ -86,6 +130,7 @@ impl Accounts {
             cookies,
             limiters,
             dummy_hash: hash_password("not-a-real-password")?,
+            hashing: HashPool::new()?,
         })
     }
 
@@ -99,7 +144,7 @@ impl Accounts {
         check_password(password)?;
         self.limiters.check_login(&name.0, ip)?;
         let pw = password.to_string();
-        let hash = blocking(move || hash_password(&pw)).await??;
+        let hash = self.hashing.run(move || hash_password(&pw)).await??;
         let user = match users::insert(&self.db, &name.0, &hash, Role::Shopper, now_ms()).await {
             Ok(u) => u,
             Err(e) if is_unique_violation(&e) => {
@@ -129,7 +174,10 @@ impl Accounts {
             .as_ref()
             .map_or_else(|| self.dummy_hash.clone(), |s| s.password_hash.clone());
         let pw = password.to_string();
-        let ok = blocking(move || verify_password(&pw, &hash)).await?;
+        let ok = self
+            .hashing
+            .run(move || verify_password(&pw, &hash))
+            .await?;
         match stored {
             Some(s) if ok => {
                 let claims = self

@@ -195,6 +195,11 @@ impl Captchas {
     pub fn outstanding(&self) -> usize {
         self.pending.len()
     }
+
+    /// Spent passes remembered (until they expire) so that they cannot be replayed.
+    pub fn spent_passes(&self) -> usize {
+        self.used_passes.len()
+    }
 }
 
 /// A new captcha image: (its text, the PNG in base64).
@@ -250,6 +255,11 @@ mod tests {
             c.redeem_pass(&pass, 1, 2, 21),
             Err(CaptchaError::PassRequired)
         );
+        assert_eq!(c.spent_passes(), 1);
+        c.sweep(30_009);
+        assert_eq!(c.spent_passes(), 1, "kept while it could be replayed");
+        c.sweep(30_010);
+        assert_eq!(c.spent_passes(), 0);
     }
 
     #[test]

@@ -112,6 +112,11 @@ impl Limiters {
         Ok(())
     }
 
+    /// Keys in the login buckets: (names, addresses).
+    pub fn login_keys(&self) -> (usize, usize) {
+        (self.logins.by_name.len(), self.logins.by_ip.len())
+    }
+
     /// Drops login buckets that are full again, so the maps stay bounded.
     pub fn sweep(&self) {
         self.logins.by_name.retain_recent();
@@ -203,5 +208,6 @@ mod tests {
             .count();
         assert_eq!(refused, 10);
         assert!(l.check_login("carol", None).is_ok());
+        assert_eq!(l.login_keys(), (2, 0));
     }
 }
