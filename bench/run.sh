@@ -31,7 +31,7 @@ scenario=${1:?usage: bench/run.sh sale|seed|ratio|cluster}
 case "$scenario" in
   sale) units=${UNITS:-100000}; users=${USERS:-200000}; limits=off ;;
   seed) units=${UNITS:-10000}; users=${USERS:-12000}; limits=on ;;
-  ratio) users=${USERS:-60000}; limits=off; duration=${DURATION:-5s} ;;
+  ratio) users=${USERS:-100000}; limits=off; duration=${DURATION:-5s} ;;
   cluster)
     # Hook for the scale-out issue: start `bench/cluster.sh start` (FLASH_TEST_MODE=1,
     # FLASH_CAPTCHA_TEST_ANSWER, FLASH_RATE_LIMITS=off, long pass TTLs), run
@@ -128,6 +128,10 @@ perf_during() { # NAME: a system-wide profile of the next wrk run, by process an
   [ "${PERF:-0}" = 1 ] || return 0
   perf record -a -g -e cpu-clock -F 499 -o "$out/$1.perf.data" -- sleep "${duration%s}" >/dev/null 2>&1 &
   perf_pid=$!
+  # The server alone, with DWARF call graphs: inclusive time per function.
+  perf record -p "$server_pid" --call-graph dwarf,16384 -e cpu-clock -F 299 -o "$out/$1.server.perf.data" \
+    -- sleep "${duration%s}" >/dev/null 2>&1 &
+  perf_server_pid=$!
 }
 perf_report() {
   [ "${PERF:-0}" = 1 ] || return 0
@@ -140,8 +144,12 @@ perf_report() {
     perf report -i "$data" --no-children --sort comm,dso --stdio -g none 2>/dev/null | grep '%' | head -25 || true
     echo "== server: hottest symbols (self time, share of all samples)"
     perf report -i "$data" --no-children --pid "$server_pid" --sort dso,sym --stdio -g none 2>/dev/null | grep '%' | head -70 || true
+    wait "$perf_server_pid" || true
+    echo "== server alone: inclusive time by function (children), share of the server's samples"
+    perf report -i "$out/$1.server.perf.data" --children --sort sym --stdio -g none 2>/dev/null \
+      | grep '%' | grep -vE '\[k\]|std::rt::|std::sys::|core::ops::function|start_thread|clone3|__clone' | head -90 || true
   } >"$out/$1.perf.txt"
-  rm -f "$data"
+  rm -f "$data" "$out/$1.server.perf.data"
   echo "profile: $out/$1.perf.txt"
 }
 
@@ -154,10 +162,10 @@ for c in 64 256; do
   done
   wrk -t2 -c"$c" -d"$duration" --latency "http://127.0.0.1:$((port + 1))/" >"$out/ratio-hello-$c.txt"
   [ "$c" = 256 ] && perf_during ratio-win
-  wrk -t2 -c"$c" -d"$duration" --latency -s "$out/ratio-win-$c.lua" "http://127.0.0.1:$port" >"$out/ratio-win-$c.txt"
+  wrk -t2 -c"$c" -d"$duration" --latency -s "$out/ratio-win-$c.lua" "http://127.0.0.1:$port" -- 2 >"$out/ratio-win-$c.txt"
   [ "$c" = 256 ] && perf_report ratio-win
   [ "$c" = 256 ] && perf_during ratio-lose
-  wrk -t2 -c"$c" -d"$duration" --latency -s "$out/ratio-lose-$c.lua" "http://127.0.0.1:$port" >"$out/ratio-lose-$c.txt"
+  wrk -t2 -c"$c" -d"$duration" --latency -s "$out/ratio-lose-$c.lua" "http://127.0.0.1:$port" -- 2 >"$out/ratio-lose-$c.txt"
   [ "$c" = 256 ] && perf_report ratio-lose
   for f in win lose; do
     s=$(main_status "$out/ratio-$f-$c.txt")

@@ -74,7 +74,9 @@ async fn main() -> anyhow::Result<()> {
     let passes = crowd.passes(&shoppers, &a.captcha_answer).await;
     let missing = passes.iter().filter(|p| p.is_none()).count();
     if a.prepare_wrk {
-        std::fs::write(&a.out, wrk::script(product, &shoppers, &passes))?;
+        let creds_path = format!("{}.creds", a.out.trim_end_matches(".lua"));
+        std::fs::write(&creds_path, wrk::creds(&shoppers, &passes))?;
+        std::fs::write(&a.out, wrk::script(product, &creds_path))?;
         eprintln!(
             "wrote {} ({} shoppers, {missing} without a pass)",
             a.out,

@@ -1,23 +1,37 @@
 //! A wrk Lua script that walks through prepared shoppers: each request is a different shopper
-//! with a fresh purchase pass, so every one goes through all the checks of the pipeline.
+//! with a fresh purchase pass, so every one goes through all the checks of the pipeline. The
+//! shoppers go to a file beside the script, one "cookie pass" line each (LuaJIT refuses a
+//! table literal of more than 65,536 constants).
 
 use crate::setup::Shopper;
 
-pub fn script(product: i64, shoppers: &[Shopper], passes: &[Option<String>]) -> String {
-    let mut lua = String::from("local creds = {\n");
+/// The shoppers that got a pass, one `cookie pass` line each.
+pub fn creds(shoppers: &[Shopper], passes: &[Option<String>]) -> String {
+    let mut lines = String::new();
     for (s, p) in shoppers.iter().zip(passes) {
         if let Some(pass) = p {
-            lua.push_str(&format!("{{\"{}\",\"{}\"}},\n", s.cookie, pass));
+            lines.push_str(&format!("{} {}\n", s.cookie, pass));
         }
     }
-    lua.push_str("}\n");
-    lua.push_str(&format!(
+    lines
+}
+
+pub fn script(product: i64, creds_path: &str) -> String {
+    format!(
         r#"local path = "/api/v1/products/{product}/purchase"
+local creds = {{}}
+for line in io.lines("{creds_path}") do
+  local cookie, pass = line:match("^(%S+) (%S+)$")
+  if cookie then
+    creds[#creds + 1] = {{cookie, pass}}
+  end
+end
 local threads, counter, stride = {{}}, 0, 1
 function setup(thread)
   thread:set("offset", #threads)
   table.insert(threads, thread)
 end
+-- Thread k of n sends shoppers k, k+n, k+2n, ...: no shopper twice until all have been used.
 function init(args)
   stride = tonumber(args[1] or "2")
   counter = offset
@@ -42,8 +56,8 @@ function done(summary, latency, requests)
   for status, n in pairs(total) do
     io.write(string.format("status %d %d\n", status, n))
   end
+  io.write(string.format("shoppers %d\n", #creds))
 end
 "#
-    ));
-    lua
+    )
 }

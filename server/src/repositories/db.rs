@@ -32,9 +32,13 @@ impl Db {
         if kind == DbKind::Sqlite {
             ensure_sqlite_dir(url)?;
         }
+        // No ping before each acquire: sqlx already pings every connection when it goes back to
+        // the pool (and drops a broken one), and idle ones are closed after 10 minutes. The extra
+        // round trip was a quarter of the server's CPU on the purchase path (see BENCHMARKS.md).
         let options = AnyPoolOptions::new()
             .max_connections(if kind == DbKind::Sqlite { 8 } else { 32 })
-            .acquire_timeout(Duration::from_secs(10));
+            .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(false);
         let options = if kind == DbKind::Sqlite {
             options.after_connect(|conn, _| {
                 Box::pin(async move {
