@@ -17,6 +17,7 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self as mw, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use http_body_util::BodyExt;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
@@ -89,21 +90,57 @@ async fn api_not_found() -> AppError {
     AppError::code(ErrorCode::NotFound, "no such API route")
 }
 
-/// Refuses bodies over the limit: by their declared length at once, by their real length while
-/// they are read (the extractors then fail with 413 or 400).
+/// Reads the whole body before the handler runs (bodies here are small), so that a handler which
+/// ignores its body never leaves bytes unread: hyper would then close the connection while the
+/// client is still writing, and the client would see a broken pipe instead of the answer. A body
+/// over the limit (declared or real) is answered 413, after reading and dropping up to
+/// `DRAIN_BYTES` more within `DRAIN_TIME`, for the same reason.
 async fn body_limit(State(limit): State<usize>, req: Request, next: Next) -> Response {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
+    let (parts, mut body) = req.into_parts();
     if declared.is_some_and(|n| n > limit) {
-        return AppError::code(ErrorCode::PayloadTooLarge, "request body too large")
-            .into_response();
+        drain(body).await;
+        return too_large();
     }
-    let (parts, body) = req.into_parts();
-    let limited = Body::new(http_body_util::Limited::new(body, limit));
-    next.run(Request::from_parts(parts, limited)).await
+    match http_body_util::Limited::new(&mut body, limit)
+        .collect()
+        .await
+    {
+        Ok(all) => {
+            let body = Body::from(all.to_bytes());
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            drain(body).await;
+            too_large()
+        }
+        Err(_) => AppError::code(ErrorCode::BadRequest, "the request body could not be read")
+            .into_response(),
+    }
+}
+
+const DRAIN_BYTES: usize = 1 << 20;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn drain(mut body: Body) {
+    let discard = async {
+        let mut seen = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > DRAIN_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
+}
+
+fn too_large() -> Response {
+    AppError::code(ErrorCode::PayloadTooLarge, "request body too large").into_response()
 }
 
 /// Server functions answer every error with 500; give it the status its error code deserves.
