@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project; exits non-zero on the first failure.
-#   bootstrap + services → rustfmt → clippy (server + Wasm) → Wasm purity → cargo test → Playwright
+#   bootstrap + services → rustfmt → clippy (server + Wasm) → Wasm purity → cargo test → small sale, faults, soak → Playwright
 # Prints the time of each step and the total. Non-interactive (the same under CI=true).
 set -euo pipefail
 # shellcheck source=scripts/env.sh
@@ -97,4 +97,8 @@ step "clippy (app, wasm32 hydrate)" cargo clippy -p app --lib --target wasm32-un
   --no-default-features --features hydrate -- -D warnings
 step "wasm purity" wasm_purity
 step "cargo test" cargo test --workspace
+# Correctness runs of the bench tools on the debug build (books checked; speed not judged).
+step "sale (CI-sized)" env PROFILE=debug UNITS=2000 USERS=3000 "$FLASH_ROOT/bench/run.sh" sale
+step "faults (cluster, kill -9, broker restart)" "$FLASH_ROOT/bench/faults.sh"
+step "soak (CI-sized)" env SOAK_SECS=15 PROFILE=debug "$FLASH_ROOT/bench/soak.sh"
 step "end-to-end (Playwright)" end_to_end

@@ -1,193 +1,14 @@
 //! A loopback cluster of real `server` processes — 3 validation nodes on the ring, 2 stock
 //! owners, 2 consumers — on the machine's RabbitMQ and MariaDB.
 
-use crate::helpers::{
-    amqp_url, code, fresh_mysql_url, unique_queue, Shopper, TestApp, ANSWER, SECRET,
-};
+use crate::harness::Cluster;
+use crate::helpers::{code, Shopper, TestApp};
 use futures::{stream, StreamExt};
-use rand::Rng;
 use reqwest::StatusCode;
 use serde_json::json;
-use server::repositories::{blacklist, products, Db};
+use server::repositories::{blacklist, products};
 use std::collections::HashSet;
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::process::{Child, Command};
-
-const INTERNAL: &str = "cluster-internal-secret-for-the-tests-only";
-
-struct Cluster {
-    db: Db,
-    nodes: Vec<TestApp>,
-    node_procs: Vec<Child>,
-    others: Vec<Child>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn spawn(role: &str, name: &str, port: u16, env: &[(&str, String)]) -> Child {
-    let log = std::env::temp_dir().join(format!("flash-cluster-{}-{name}.log", std::process::id()));
-    let file = std::fs::File::create(&log).expect("log file");
-    let err = file.try_clone().expect("log file");
-    Command::new(env!("CARGO_BIN_EXE_server"))
-        .arg(role)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::from(file))
-        .stderr(Stdio::from(err))
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start server process")
-}
-
-async fn healthy(port: u16) {
-    let http = reqwest::Client::new();
-    for _ in 0..300 {
-        let url = format!("http://127.0.0.1:{port}/healthz");
-        if http
-            .get(&url)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("process on port {port} did not become healthy");
-}
-
-impl Cluster {
-    async fn start(extra: &[(&str, &str)]) -> Cluster {
-        let db_url = fresh_mysql_url().await;
-        let db = Db::connect(&db_url).await.expect("cluster db");
-        let (node_ports, stock_ports) = ([0; 3].map(|_| free_port()), [0; 2].map(|_| free_port()));
-        let common: Vec<(&str, String)> = [
-            ("DATABASE_URL", db_url.clone()),
-            ("AMQP_URL", amqp_url()),
-            ("FLASH_QUEUE", unique_queue()),
-            ("FLASH_SECRET", SECRET.into()),
-            ("FLASH_INTERNAL_SECRET", INTERNAL.into()),
-            ("FLASH_TEST_MODE", "1".into()),
-            ("FLASH_CAPTCHA_TEST_ANSWER", ANSWER.into()),
-            ("FLASH_RATE_LIMITS", "off".into()),
-            ("FLASH_DEMO_DATA", "0".into()),
-            ("FLASH_STOCK_BLOCK", "20".into()),
-        ]
-        .into_iter()
-        .chain(extra.iter().map(|(k, v)| (*k, v.to_string())))
-        .collect();
-        let mut others = Vec::new();
-        for (i, port) in stock_ports.iter().enumerate() {
-            others.push(spawn("stock", &format!("stock-{i}"), *port, &common));
-        }
-        for i in 0..2 {
-            others.push(spawn("consumer", &format!("consumer-{i}"), 0, &common));
-        }
-        let ring = node_ports
-            .iter()
-            .enumerate()
-            .map(|(i, p)| format!("node-{i}=http://127.0.0.1:{p}"))
-            .collect::<Vec<_>>()
-            .join(",");
-        let stock = stock_ports
-            .iter()
-            .map(|p| format!("http://127.0.0.1:{p}"))
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut node_procs = Vec::new();
-        for (i, port) in node_ports.iter().enumerate() {
-            let mut env = common.clone();
-            env.push(("FLASH_NODES", ring.clone()));
-            env.push(("FLASH_NODE_ID", format!("node-{i}")));
-            env.push(("FLASH_STOCK_NODES", stock.clone()));
-            node_procs.push(spawn("node", &format!("node-{i}"), *port, &env));
-        }
-        for port in node_ports.iter().chain(&stock_ports) {
-            healthy(*port).await;
-        }
-        let nodes = node_ports
-            .iter()
-            .map(|p| TestApp::remote(format!("http://127.0.0.1:{p}"), db.clone()))
-            .collect();
-        Cluster {
-            db,
-            nodes,
-            node_procs,
-            others,
-        }
-    }
-
-    fn random_node(&self, alive: &[usize]) -> &TestApp {
-        &self.nodes[alive[rand::thread_rng().gen_range(0..alive.len())]]
-    }
-
-    async fn on_sale(&self, units: i64) -> i64 {
-        self.nodes[0].on_sale(units).await
-    }
-
-    /// SIGTERM to every process, so that stock owners hand their leases back.
-    async fn stop(mut self) {
-        for child in self.node_procs.iter_mut().chain(self.others.iter_mut()) {
-            if let Some(pid) = child.id() {
-                let _ = std::process::Command::new("kill")
-                    .args(["-TERM", &pid.to_string()])
-                    .status();
-            }
-        }
-        for child in self.node_procs.iter_mut().chain(self.others.iter_mut()) {
-            let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
-        }
-    }
-}
-
-/// One shopper's whole purchase, each step on a random live node, retried on another node
-/// when the one asked is gone. `Some(order_id)` when accepted.
-async fn buy_anywhere(
-    cluster: &Cluster,
-    alive: &[usize],
-    s: &Shopper,
-    product: i64,
-) -> (StatusCode, serde_json::Value) {
-    for _ in 0..10 {
-        let step = async {
-            let c = cluster.random_node(alive);
-            let (st, cap) = c
-                .post(
-                    Some(s),
-                    &format!("/api/v1/products/{product}/captcha"),
-                    json!({}),
-                )
-                .await;
-            if st != StatusCode::OK {
-                return Some((st, cap));
-            }
-            let (st, pass) = cluster
-                .random_node(alive)
-                .post(
-                    Some(s),
-                    &format!("/api/v1/products/{product}/captcha/verify"),
-                    json!({"captcha_id": cap["captcha_id"], "answer": ANSWER}),
-                )
-                .await;
-            if st != StatusCode::OK {
-                return Some((st, pass));
-            }
-            let pass = pass["pass"].as_str().unwrap_or_default().to_string();
-            Some(cluster.random_node(alive).purchase(s, product, &pass).await)
-        };
-        if let Some(answer) = step.await {
-            return answer;
-        }
-    }
-    panic!("no node answered");
-}
 
 /// The purchase through the app's server function (the Wasm UI's door).
 async fn server_fn_purchase(
@@ -218,7 +39,7 @@ async fn three_nodes_sell_exactly_the_stock_to_two_thousand_users() {
     let shoppers = cluster.nodes[0].shoppers(2000).await;
     let alive = [0, 1, 2];
     let answers: Vec<_> = stream::iter(&shoppers)
-        .map(|s| buy_anywhere(&cluster, &alive, s, product))
+        .map(|s| cluster.buy_anywhere(&alive, s, product))
         .buffer_unordered(48)
         .collect()
         .await;
@@ -359,26 +180,24 @@ async fn limits_blacklist_and_pass_checks_hold_on_every_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_mid_sale_loses_no_accepted_order() {
-    let mut cluster = Cluster::start(&[]).await;
+    let cluster = Cluster::start(&[]).await;
     let product = cluster.on_sale(300).await;
     let shoppers = cluster.nodes[0].shoppers(1200).await;
     let (first, rest) = shoppers.split_at(300);
     let mut answers: Vec<_> = stream::iter(first)
-        .map(|s| buy_anywhere(&cluster, &[0, 1, 2], s, product))
+        .map(|s| cluster.buy_anywhere(&[0, 1, 2], s, product))
         .buffer_unordered(32)
         .collect()
         .await;
     // kill -9 node 1 while the rest of the crowd buys through the others.
-    let victim = cluster.node_procs.remove(1);
-    let mut victim = victim;
     let crowd = stream::iter(rest)
-        .map(|s| buy_anywhere(&cluster, &[0, 2], s, product))
+        .map(|s| cluster.buy_anywhere(&[0, 2], s, product))
         .buffer_unordered(32)
         .collect::<Vec<_>>();
     let (_, more) = tokio::join!(
         async {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            victim.kill().await
+            cluster.kill("node-1").await
         },
         crowd
     );

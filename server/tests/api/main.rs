@@ -3,6 +3,8 @@
 mod admin;
 mod auth;
 mod cluster;
+mod faults;
+mod harness;
 mod helpers;
 mod pipeline;
 mod rabbit;
