@@ -173,7 +173,16 @@ impl Cluster {
             .open(&log)
             .expect("log file");
         let err = file.try_clone().expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
+        // SAFETY: prctl is async-signal-safe. A test killed outright (a CI timeout) must not
+        // leave its cluster running: the kernel kills each process when the test dies.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = cmd
             .arg(spec.role)
             .envs(spec.env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{}", spec.port))
