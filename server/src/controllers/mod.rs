@@ -21,8 +21,21 @@ use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 
+/// What every request sees. axum clones the state for each handler and middleware, so it is
+/// one `Arc`: cloning the fields themselves (a dozen `Arc`s, the Leptos options, a `String`) was
+/// several percent of the purchase path.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(pub Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub backend: PipelineBackend,
     pub limiters: Limiters,
     pub leptos: LeptosOptions,
@@ -81,7 +94,7 @@ async fn count_requests(
         None => "other",
     };
     let resp = next.run(req).await;
-    metrics.request(class, resp.status().as_u16());
+    metrics.request(class, resp.status().as_str());
     resp
 }
 

@@ -129,7 +129,13 @@ impl Captchas {
         if !ok {
             return Err(CaptchaError::Invalid);
         }
-        Ok(self.sign_pass(user_id, product_id, now + self.pass_ttl_ms, rand::random()))
+        Ok(self.pass_for(user_id, product_id, now))
+    }
+
+    /// The pass a right answer earns. Also for tools that hold the secret, as they seal cookies:
+    /// the load generator prepares hundreds of thousands of shoppers without drawing captchas.
+    pub fn pass_for(&self, user_id: i64, product_id: i64, now: i64) -> String {
+        self.sign_pass(user_id, product_id, now + self.pass_ttl_ms, rand::random())
     }
 
     fn sign_pass(&self, user_id: i64, product_id: i64, expires: i64, nonce: u64) -> String {
