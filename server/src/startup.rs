@@ -244,9 +244,17 @@ async fn housekeeping(pipeline: Pipeline, limiters: Limiters) {
         if let Err(e) = pipeline.blacklist.refresh().await {
             tracing::warn!(error = %e, "blacklist refresh failed");
         }
-        pipeline.cooldown.sweep(now);
-        pipeline.captchas.sweep(now);
-        pipeline.pending.sweep(now);
+        // Walking maps of hundreds of thousands of entries takes milliseconds: on a blocking
+        // thread, the requests queued on this worker do not wait for it.
+        let p = pipeline.clone();
+        let swept = tokio::task::spawn_blocking(move || {
+            p.cooldown.sweep(now);
+            p.captchas.sweep(now);
+            p.pending.sweep(now);
+        });
+        if let Err(e) = swept.await {
+            tracing::error!(error = %e, "sweep failed");
+        }
         if n.is_multiple_of(10) {
             limiters.sweep();
         }
