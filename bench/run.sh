@@ -230,5 +230,7 @@ cat >"$out/ratio.json" <<JSON
   }
 }
 JSON
+# The prepared requests are hundreds of megabytes and good for one run only (their passes are spent).
+rm -f "$out"/ratio-*.requests
 cat "$out/ratio.json"
 echo "wrote $out/ratio.json"
