@@ -11,10 +11,13 @@
 #            checks, token buckets open): the winning path (units left) and the losing one (sold
 #            out), at 64 and 256 connections; each purchase request is a distinct shopper with a
 #            fresh pass. The top-level keys are the 256-connection figures.
-#   cluster  (not built yet) the sale on the loopback cluster of bench/cluster.sh.
+#   cluster  the sale on the loopback cluster of bench/cluster.sh (3 nodes on BENCH_PORT+1..3,
+#            2 stock owners on BENCH_PORT+101..102, 2 consumers): the shoppers are spread over
+#            the nodes round-robin, as a load balancer would. Same sizes and verdict as sale.
 # Knobs (environment):
 #   UNITS=… USERS=… CONCURRENCY=…   sizes (e.g. UNITS=2000 USERS=4000 for a quick try)
-#   DURATION=5s                      length of each wrk run (ratio)
+#   DURATION=4s                      length of each wrk run (ratio); USERS (500,000) must cover
+#                                    the requests of one run: a shopper is never sent twice
 #   PROFILE=release|debug            which build to run; debug is for CI correctness runs, and
 #                                    writes to target/bench/ instead of bench/results/
 #   OUT_DIR=…                        where the JSON, plot, logs and wrk outputs go
@@ -31,15 +34,8 @@ scenario=${1:?usage: bench/run.sh sale|seed|ratio|cluster}
 case "$scenario" in
   sale) units=${UNITS:-100000}; users=${USERS:-200000}; limits=off ;;
   seed) units=${UNITS:-10000}; users=${USERS:-12000}; limits=on ;;
-  ratio) users=${USERS:-100000}; limits=off; duration=${DURATION:-5s} ;;
-  cluster)
-    # Hook for the scale-out issue: start `bench/cluster.sh start` (FLASH_TEST_MODE=1,
-    # FLASH_CAPTCHA_TEST_ANSWER, FLASH_RATE_LIMITS=off, long pass TTLs), run
-    # `loadgen --scenario cluster --strict` against the nodes with the cluster's DATABASE_URL and
-    # FLASH_SECRET (from bench/.cluster/env), write bench/results/cluster.json with the sale's
-    # keys, then `bench/cluster.sh stop`.
-    echo "bench/run.sh cluster: not implemented yet (see the scale-out issue and bench/cluster.sh)" >&2
-    exit 2 ;;
+  ratio) users=${USERS:-500000}; limits=off; duration=${DURATION:-4s} ;;
+  cluster) units=${UNITS:-100000}; users=${USERS:-200000}; limits=off ;;
   *) echo "unknown scenario: $scenario (sale|seed|ratio|cluster)" >&2; exit 2 ;;
 esac
 concurrency=${CONCURRENCY:-256}
@@ -68,6 +64,27 @@ if curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
   echo "127.0.0.1:$port is already serving (another benchmark?): stop it or set BENCH_PORT" >&2
   exit 1
 fi
+if [ "$scenario" = cluster ]; then
+  export BASE_PORT=$port CLUSTER_DB=flash_bench_cluster PROFILE=$profile FRESH=1
+  export FLASH_TEST_MODE=1 FLASH_CAPTCHA_TEST_ANSWER=bench FLASH_RATE_LIMITS=off FLASH_DEMO_DATA=0
+  export FLASH_PASS_TTL_MS=3600000 FLASH_CAPTCHA_TTL_MS=3600000 RUST_LOG=warn
+  keep_logs() { for f in bench/.cluster/*.log; do cp "$f" "$out/cluster.${f##*/}"; done; }
+  trap 'bench/cluster.sh stop >/dev/null; keep_logs' EXIT
+  bench/cluster.sh start
+  # The cluster's own database and secrets, which it generated.
+  set -a
+  # shellcheck disable=SC1091
+  . bench/.cluster/env
+  set +a
+  urls=""
+  for k in $(seq 1 "${NODES:-3}"); do urls+="${urls:+,}http://127.0.0.1:$((port + k))"; done
+  "$bin/loadgen" --base-url "$urls" --units "$units" --users "$users" \
+    --concurrency "$concurrency" --timeout-secs "$timeout_secs" --scenario cluster \
+    --out "$out/cluster.json" --strict --require-sold-out
+  echo "wrote $out/cluster.json and $out/cluster.svg"
+  exit 0
+fi
+
 db="flash_bench_${scenario}"
 mariadb -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
 export DATABASE_URL="mysql://root@127.0.0.1:3306/$db"
@@ -115,15 +132,22 @@ fi
 HELLO_ADDR="127.0.0.1:$((port + 1))" "$bin/hello" >"$out/ratio.hello.log" 2>&1 &
 hello_pid=$!
 sleep 0.5
-# wrk's "99%  1.23ms" → 1.23 (in ms), its requests per second, and the status counts the Lua
-# script prints ("status 202 12345").
+# wrk's "99%  1.23ms" → 1.23 (in ms) and its requests per second.
 p99_ms() { awk '$1=="99%" { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else { sub(/s/,"",v); v*=1000 } print v }' "$1"; }
 rps() { awk '/^Requests\/sec:/ { print $2 }' "$1"; }
-statuses() { awk '$1=="status" { printf "%s\"%s\": %s", sep, $2, $3; sep=", " }' "$1"; }
+# The server's purchase answers by outcome ("accepted 123", "sold_out 45"), from /metrics: wrk
+# does not count them (a Lua `response` callback would cost wrk more CPU than the server uses).
+outcomes() {
+  curl -fs "http://127.0.0.1:$port/metrics" \
+    | awk -F'"' '/^flash_purchases_total\{outcome="/ { split($3, v, " "); print $2, v[2] }' | sort
+}
+# What a run added: BEFORE AFTER (files of `outcomes`) → "accepted 123" lines.
+outcomes_added() { join -a 2 -e 0 -o 0,1.2,2.2 "$1" "$2" | awk '$3 > $2 { print $1, $3 - $2 }'; }
+as_json() { awk '{ printf "%s\"%s\": %s", sep, $1, $2; sep=", " }' "$1"; }
 errors() { awk '/Socket errors:/ { gsub(/,/,""); print $4+$6+$8+$10; f=1 } END { if (!f) print 0 }' "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a/b }'; }
-# The first (or only) status a run answered, for the sanity check below.
-main_status() { awk '$1=="status" && $3>m { m=$3; s=$2 } END { print s }' "$1"; }
+# The outcome of most answers of a run, for the sanity check below.
+main_outcome() { awk '$2>m { m=$2; s=$1 } END { print s }' "$1"; }
 perf_during() { # NAME: a system-wide profile of the next wrk run, by process and by symbol
   [ "${PERF:-0}" = 1 ] || return 0
   perf record -a -g -e cpu-clock -F 499 -o "$out/$1.perf.data" -- sleep "${duration%s}" >/dev/null 2>&1 &
@@ -161,15 +185,22 @@ for c in 64 256; do
       --concurrency 256 --scenario "ratio-$path-$c" --prepare-wrk --out "$out/ratio-$path-$c.lua"
   done
   wrk -t2 -c"$c" -d"$duration" --latency "http://127.0.0.1:$((port + 1))/" >"$out/ratio-hello-$c.txt"
-  [ "$c" = 256 ] && perf_during ratio-win
-  wrk -t2 -c"$c" -d"$duration" --latency -s "$out/ratio-win-$c.lua" "http://127.0.0.1:$port" -- 2 >"$out/ratio-win-$c.txt"
-  [ "$c" = 256 ] && perf_report ratio-win
-  [ "$c" = 256 ] && perf_during ratio-lose
-  wrk -t2 -c"$c" -d"$duration" --latency -s "$out/ratio-lose-$c.lua" "http://127.0.0.1:$port" -- 2 >"$out/ratio-lose-$c.txt"
-  [ "$c" = 256 ] && perf_report ratio-lose
   for f in win lose; do
-    s=$(main_status "$out/ratio-$f-$c.txt")
-    want=202; [ "$f" = lose ] && want=410
+    outcomes >"$out/ratio-$f-$c.before"
+    [ "$c" = 256 ] && perf_during "ratio-$f"
+    wrk -t2 -c"$c" -d"$duration" --latency -s "$out/ratio-$f-$c.lua" "http://127.0.0.1:$port" -- 2 >"$out/ratio-$f-$c.txt"
+    [ "$c" = 256 ] && perf_report "ratio-$f"
+    outcomes >"$out/ratio-$f-$c.after"
+    outcomes_added "$out/ratio-$f-$c.before" "$out/ratio-$f-$c.after" >"$out/ratio-$f-$c.outcomes"
+  done
+  for f in win lose; do
+    sent=$(awk '/ requests in / { print $1 }' "$out/ratio-$f-$c.txt")
+    if [ "$sent" -gt "$users" ]; then
+      echo "ratio-$f-$c: $sent requests for $users shoppers: some were sent twice; raise USERS" >&2
+      exit 1
+    fi
+    s=$(main_outcome "$out/ratio-$f-$c.outcomes")
+    want=accepted; [ "$f" = lose ] && want=sold_out
     if [ "$s" != "$want" ]; then
       echo "ratio-$f-$c: most answers were $s, not $want: the run measured the wrong path" >&2
       cat "$out/ratio-$f-$c.txt" >&2
@@ -181,8 +212,8 @@ for c in 64 256; do
     \"ratio_purchase\": $(ratio "$w" "$h"), \"ratio_soldout\": $(ratio "$l" "$h"),
     \"hello_p99_ms\": $(p99_ms "$out/ratio-hello-$c.txt"), \"purchase_p99_ms\": $(p99_ms "$out/ratio-win-$c.txt"),
     \"soldout_p99_ms\": $(p99_ms "$out/ratio-lose-$c.txt"),
-    \"purchase_statuses\": {$(statuses "$out/ratio-win-$c.txt")},
-    \"soldout_statuses\": {$(statuses "$out/ratio-lose-$c.txt")},
+    \"purchase_outcomes\": {$(as_json "$out/ratio-win-$c.outcomes")},
+    \"soldout_outcomes\": {$(as_json "$out/ratio-lose-$c.outcomes")},
     \"socket_errors\": $(($(errors "$out/ratio-hello-$c.txt") + $(errors "$out/ratio-win-$c.txt") + $(errors "$out/ratio-lose-$c.txt")))"
 done
 cat >"$out/ratio.json" <<JSON
@@ -199,5 +230,7 @@ cat >"$out/ratio.json" <<JSON
   }
 }
 JSON
+# The prepared requests are hundreds of megabytes and good for one run only (their passes are spent).
+rm -f "$out"/ratio-*.requests
 cat "$out/ratio.json"
 echo "wrote $out/ratio.json"

@@ -18,7 +18,8 @@ pub struct Sample {
 
 pub struct Crowd {
     pub http: reqwest::Client,
-    pub base: String,
+    /// The servers: shopper `i` talks to `bases[i % len]`, as a load balancer would spread them.
+    pub bases: Vec<String>,
     pub product: i64,
     pub concurrency: usize,
 }
@@ -35,15 +36,20 @@ fn bar(len: usize, what: &str) -> ProgressBar {
 }
 
 impl Crowd {
+    fn base(&self, shopper: usize) -> &str {
+        &self.bases[shopper % self.bases.len()]
+    }
+
     async fn post(
         &self,
+        base: &str,
         cookie: &str,
         path: &str,
         body: Value,
     ) -> Result<(u16, Value, Option<u64>), reqwest::Error> {
         let resp = self
             .http
-            .post(format!("{}{path}", self.base))
+            .post(format!("{base}{path}"))
             .header("cookie", cookie)
             .json(&body)
             .send()
@@ -61,13 +67,14 @@ impl Crowd {
     /// POST, waiting out `rate_limited` answers as a patient client would.
     async fn post_patiently(
         &self,
+        base: &str,
         cookie: &str,
         path: &str,
         body: Value,
     ) -> (Result<(u16, Value), reqwest::Error>, u32) {
         let mut retries = 0;
         loop {
-            match self.post(cookie, path, body.clone()).await {
+            match self.post(base, cookie, path, body.clone()).await {
                 Ok((429, v, Some(secs))) if v["error"] == "rate_limited" && retries < 50 => {
                     retries += 1;
                     tokio::time::sleep(Duration::from_millis(secs.max(1) * 1000)).await;
@@ -83,17 +90,20 @@ impl Crowd {
         let progress = bar(shoppers.len(), "captchas");
         let captcha = format!("/api/v1/products/{}/captcha", self.product);
         let verify = format!("/api/v1/products/{}/captcha/verify", self.product);
-        let passes = stream::iter(shoppers)
-            .map(|s| {
+        let passes = stream::iter(shoppers.iter().enumerate())
+            .map(|(i, s)| {
                 let (captcha, verify, progress) = (&captcha, &verify, &progress);
                 async move {
-                    let (c, _) = self.post_patiently(&s.cookie, captcha, json!({})).await;
+                    let base = self.base(i);
+                    let (c, _) = self
+                        .post_patiently(base, &s.cookie, captcha, json!({}))
+                        .await;
                     let id = c
                         .ok()
                         .filter(|(st, _)| *st == 200)
                         .map(|(_, v)| v["captcha_id"].clone())?;
                     let body = json!({"captcha_id": id, "answer": answer});
-                    let (p, _) = self.post_patiently(&s.cookie, verify, body).await;
+                    let (p, _) = self.post_patiently(base, &s.cookie, verify, body).await;
                     progress.inc(1);
                     p.ok()
                         .filter(|(st, _)| *st == 200)
@@ -116,13 +126,15 @@ impl Crowd {
     ) -> Vec<Sample> {
         let progress = bar(shoppers.len(), "purchases");
         let path = format!("/api/v1/products/{}/purchase", self.product);
-        let samples = stream::iter(shoppers.iter().zip(passes))
-            .map(|(s, pass)| {
+        let samples = stream::iter(shoppers.iter().zip(passes).enumerate())
+            .map(|(i, (s, pass))| {
                 let (path, progress) = (&path, &progress);
                 async move {
                     let sent = start.elapsed();
                     let body = json!({ "pass": pass.unwrap_or_default() });
-                    let (answer, retries) = self.post_patiently(&s.cookie, path, body).await;
+                    let (answer, retries) = self
+                        .post_patiently(self.base(i), &s.cookie, path, body)
+                        .await;
                     let outcome = match answer {
                         Ok((202, _)) => "accepted".to_string(),
                         Ok((_, v)) => v["error"].as_str().unwrap_or("error").to_string(),

@@ -10,14 +10,19 @@ use clap::Parser;
 use crowd::Crowd;
 use serde_json::json;
 use server::repositories::Db;
+use server::services::captcha::Captchas;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+/// Lifetime of the passes minted for wrk, far beyond any run.
+const PASS_TTL_MS: i64 = 3_600_000;
 
 #[derive(Parser)]
 #[command(about = "Sends a crowd of distinct shoppers at one flash sale and checks the books")]
 struct Args {
-    #[arg(long, default_value = "http://127.0.0.1:3900")]
-    base_url: String,
+    /// The server, or several (comma-separated: the nodes of a cluster) that share the shoppers.
+    #[arg(long, default_value = "http://127.0.0.1:3900", value_delimiter = ',')]
+    base_url: Vec<String>,
     /// The server's database, to create the crowd and to check the books.
     #[arg(long, env = "DATABASE_URL")]
     database_url: String,
@@ -67,23 +72,29 @@ async fn main() -> anyhow::Result<()> {
         .build()?;
     let crowd = Crowd {
         http,
-        base: a.base_url.clone(),
+        bases: a.base_url.clone(),
         product,
         concurrency: a.concurrency,
     };
-    let passes = crowd.passes(&shoppers, &a.captcha_answer).await;
-    let missing = passes.iter().filter(|p| p.is_none()).count();
     if a.prepare_wrk {
-        let creds_path = format!("{}.creds", a.out.trim_end_matches(".lua"));
-        std::fs::write(&creds_path, wrk::creds(&shoppers, &passes))?;
-        std::fs::write(&a.out, wrk::script(product, &creds_path))?;
-        eprintln!(
-            "wrote {} ({} shoppers, {missing} without a pass)",
-            a.out,
-            shoppers.len()
-        );
+        // Passes minted with the server's secret, as the cookies are: wrk measures the purchase
+        // alone, and drawing this many captchas over HTTP would take minutes.
+        let captchas = Captchas::new(&a.secret, 0, PASS_TTL_MS, None);
+        let now = server::now_ms();
+        let passes: Vec<_> = shoppers
+            .iter()
+            .map(|s| captchas.pass_for(s.id, product, now))
+            .collect();
+        let host = a.base_url[0].trim_start_matches("http://");
+        let (raw, width) = wrk::requests(host, product, &shoppers, &passes);
+        let requests_path = format!("{}.requests", a.out.trim_end_matches(".lua"));
+        std::fs::write(&requests_path, raw)?;
+        std::fs::write(&a.out, wrk::script(&requests_path, width))?;
+        eprintln!("wrote {} ({} shoppers)", a.out, shoppers.len());
         return Ok(());
     }
+    let passes = crowd.passes(&shoppers, &a.captcha_answer).await;
+    let missing = passes.iter().filter(|p| p.is_none()).count();
 
     let start = Instant::now();
     let (watcher, stop_watching) = report::watch_commits(&db, product, start);

@@ -9,6 +9,7 @@ use server::services::cookie::CookieCodec;
 use std::time::Duration;
 
 pub struct Shopper {
+    pub id: i64,
     pub cookie: String,
 }
 
@@ -51,6 +52,7 @@ pub async fn shoppers(db: &Db, n: usize, secret: &str, tag: &str) -> anyhow::Res
             let name: String = sqlx::Row::try_get(r, "name")?;
             let claims = codec.claims(id, Role::Shopper, &name, now);
             Ok(Shopper {
+                id,
                 cookie: format!("flash_auth={}", codec.seal(&claims)),
             })
         })

@@ -1,31 +1,56 @@
 //! A wrk Lua script that walks through prepared shoppers: each request is a different shopper
-//! with a fresh purchase pass, so every one goes through all the checks of the pipeline. The
-//! shoppers go to a file beside the script, one "cookie pass" line each (LuaJIT refuses a
-//! table literal of more than 65,536 constants).
+//! with a fresh purchase pass, so every one goes through all the checks of the pipeline.
+//!
+//! wrk shares the 2 cores with the server, so the script must cost next to nothing per request:
+//! the requests are written out whole, padded to one width, into a file beside the script, which
+//! each thread reads in one go and slices (parsing 500,000 lines in Lua took 2 s of CPU per thread,
+//! and formatting each request plus a `response` callback made wrk use most of the machine).
+//! The answers are counted by the server's `/metrics`, not by the script.
 
 use crate::setup::Shopper;
 
-/// The shoppers that got a pass, one `cookie pass` line each.
-pub fn creds(shoppers: &[Shopper], passes: &[Option<String>]) -> String {
-    let mut lines = String::new();
-    for (s, p) in shoppers.iter().zip(passes) {
-        if let Some(pass) = p {
-            lines.push_str(&format!("{} {}\n", s.cookie, pass));
-        }
+/// Every shopper's purchase as raw HTTP/1.1, each padded (in an `X-Pad` header) to the same
+/// length; returns the bytes and that length.
+pub fn requests(
+    host: &str,
+    product: i64,
+    shoppers: &[Shopper],
+    passes: &[String],
+) -> (Vec<u8>, usize) {
+    let bare: Vec<(String, String)> = shoppers
+        .iter()
+        .zip(passes)
+        .map(|(s, pass)| {
+            let body = format!("{{\"pass\":\"{pass}\"}}");
+            let head = format!(
+                "POST /api/v1/products/{product}/purchase HTTP/1.1\r\nHost: {host}\r\n\
+                 Cookie: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Pad: ",
+                s.cookie,
+                body.len()
+            );
+            (head, body)
+        })
+        .collect();
+    // "x" at least once, then "\r\n\r\n" and the body.
+    let width = bare
+        .iter()
+        .map(|(h, b)| h.len() + 1 + 4 + b.len())
+        .max()
+        .unwrap_or(0);
+    let mut out = Vec::with_capacity(width * bare.len());
+    for (head, body) in &bare {
+        let pad = width - head.len() - 4 - body.len();
+        out.extend_from_slice(head.as_bytes());
+        out.extend(std::iter::repeat_n(b'x', pad));
+        out.extend_from_slice(b"\r\n\r\n");
+        out.extend_from_slice(body.as_bytes());
     }
-    lines
+    (out, width)
 }
 
-pub fn script(product: i64, creds_path: &str) -> String {
+pub fn script(requests_path: &str, width: usize) -> String {
     format!(
-        r#"local path = "/api/v1/products/{product}/purchase"
-local creds = {{}}
-for line in io.lines("{creds_path}") do
-  local cookie, pass = line:match("^(%S+) (%S+)$")
-  if cookie then
-    creds[#creds + 1] = {{cookie, pass}}
-  end
-end
+        r#"local width, data, n = {width}, nil, 0
 local threads, counter, stride = {{}}, 0, 1
 function setup(thread)
   thread:set("offset", #threads)
@@ -37,26 +62,15 @@ function init(args)
   counter = offset
 end
 function request()
-  local c = creds[(counter % #creds) + 1]
+  if not data then
+    local f = assert(io.open("{requests_path}", "rb"))
+    data = f:read("*a")
+    f:close()
+    n = #data / width
+  end
+  local i = counter % n
   counter = counter + stride
-  return wrk.format("POST", path, {{["Cookie"] = c[1], ["Content-Type"] = "application/json"}}, '{{"pass":"' .. c[2] .. '"}}')
-end
--- Counts the answers by status, so that the report can tell which path was measured.
-counts = {{}}
-function response(status, headers, body)
-  counts[status] = (counts[status] or 0) + 1
-end
-function done(summary, latency, requests)
-  local total = {{}}
-  for _, t in ipairs(threads) do
-    for status, n in pairs(t:get("counts")) do
-      total[status] = (total[status] or 0) + n
-    end
-  end
-  for status, n in pairs(total) do
-    io.write(string.format("status %d %d\n", status, n))
-  end
-  io.write(string.format("shoppers %d\n", #creds))
+  return data:sub(i * width + 1, (i + 1) * width)
 end
 "#
     )

@@ -1,4 +1,8 @@
 use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use server::config::Config;
 use server::repositories::{blacklist, products, Db};
 use server::startup::{leptos_options, shutdown_signal, Application};

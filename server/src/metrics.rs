@@ -106,11 +106,8 @@ impl Metrics {
         Ok(Metrics(Arc::new(build()?)))
     }
 
-    pub fn request(&self, class: &str, status: u16) {
-        self.0
-            .requests
-            .with_label_values(&[class, &status.to_string()])
-            .inc();
+    pub fn request(&self, class: &str, status: &str) {
+        self.0.requests.with_label_values(&[class, status]).inc();
     }
 
     /// One purchase answered: its outcome (`accepted` or a refusal code) and how long it took.

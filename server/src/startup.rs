@@ -4,11 +4,12 @@
 
 use crate::backend::PipelineBackend;
 use crate::config::Config;
-use crate::controllers::{self, AppState};
+use crate::controllers::{self, AppState, Shared};
 use crate::now_ms;
 use crate::repositories::{demo, products, Db, DbKind};
 use crate::services::accounts::{hash_password, Accounts};
 use crate::services::blacklist::Blacklist;
+use crate::services::buyers::Buyers;
 use crate::services::captcha::Captchas;
 use crate::services::cookie::CookieCodec;
 use crate::services::cooldown::Cooldown;
@@ -16,7 +17,7 @@ use crate::services::forward::Forwarder;
 use crate::services::limiter::Limiters;
 use crate::services::orders;
 use crate::services::peers::Peers;
-use crate::services::purchase::Pending;
+use crate::services::pending::Pending;
 use crate::services::purchase::Pipeline;
 use crate::services::queue::rabbit::{RabbitQueue, Topology};
 use crate::services::queue::{EmbeddedQueue, OrderQueue};
@@ -98,12 +99,13 @@ impl Application {
             stock: stock_control(&cfg, &db)?,
             queue,
             pending: Pending::default(),
+            buyers: Buyers::new(db.clone()),
             metrics,
             forwarder: Forwarder::new(&cfg.cluster)?,
         };
         let accounts = Accounts::new(db, cookies, limiters.clone())?;
         let housekeeping = tokio::spawn(housekeeping(pipeline.clone(), limiters.clone()));
-        let state = AppState {
+        let state = AppState(Arc::new(Shared {
             backend: PipelineBackend {
                 pipeline: pipeline.clone(),
                 accounts,
@@ -116,7 +118,7 @@ impl Application {
                 .internal_secret
                 .clone()
                 .filter(|_| cfg.cluster.nodes.len() > 1),
-        };
+        }));
         let listener = TcpListener::bind(cfg.bind).await?;
         Ok(Application {
             listener,
@@ -242,9 +244,17 @@ async fn housekeeping(pipeline: Pipeline, limiters: Limiters) {
         if let Err(e) = pipeline.blacklist.refresh().await {
             tracing::warn!(error = %e, "blacklist refresh failed");
         }
-        pipeline.cooldown.sweep(now);
-        pipeline.captchas.sweep(now);
-        pipeline.pending.sweep(now);
+        // Walking maps of hundreds of thousands of entries takes milliseconds: on a blocking
+        // thread, the requests queued on this worker do not wait for it.
+        let p = pipeline.clone();
+        let swept = tokio::task::spawn_blocking(move || {
+            p.cooldown.sweep(now);
+            p.captchas.sweep(now);
+            p.pending.sweep(now);
+        });
+        if let Err(e) = swept.await {
+            tracing::error!(error = %e, "sweep failed");
+        }
         if n.is_multiple_of(10) {
             limiters.sweep();
         }

@@ -2,12 +2,8 @@
 //! (its Origin or Referer names another host) is refused before it reaches a handler, on top of
 //! SameSite=Lax cookies; and headers that forbid framing and MIME sniffing.
 
-use crate::error::AppError;
-use app::model::ErrorCode;
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, Method};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 
 /// The `host[:port]` of an `Origin` or `Referer` value.
 fn authority(url: &str) -> Option<&str> {
@@ -33,14 +29,14 @@ pub fn cross_site(req: &Request) -> bool {
     }
 }
 
-pub async fn middleware(req: Request, next: Next) -> Response {
+/// A state-changing request from another site.
+pub fn refused(req: &Request) -> bool {
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let mut resp = if changes_state && cross_site(&req) {
-        AppError::code(ErrorCode::Forbidden, "cross-site request refused").into_response()
-    } else {
-        next.run(req).await
-    };
-    let h = resp.headers_mut();
+    changes_state && cross_site(req)
+}
+
+/// The headers every answer carries.
+pub fn add_headers(h: &mut HeaderMap) {
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -56,7 +52,6 @@ pub async fn middleware(req: Request, next: Next) -> Response {
             "frame-ancestors 'none'; base-uri 'self'; object-src 'none'; form-action 'self'",
         ),
     );
-    resp
 }
 
 #[cfg(test)]

@@ -106,6 +106,15 @@ fn status_from(s: &str) -> OrderStatus {
     }
 }
 
+/// Every user with an order for the product, to seed the in-memory "already bought" set.
+pub async fn buyers(db: &Db, product_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT user_id FROM orders WHERE product_id = ?")
+        .bind(product_id)
+        .fetch_all(&db.pool)
+        .await
+}
+
+/// Whether the user has an order for the product in the database.
 pub async fn exists(db: &Db, product_id: i64, user_id: i64) -> Result<bool, sqlx::Error> {
     Ok(
         sqlx::query("SELECT id FROM orders WHERE product_id = ? AND user_id = ?")

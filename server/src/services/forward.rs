@@ -115,6 +115,11 @@ impl Forwarder {
         }))
     }
 
+    /// Whether this node is the user's first choice on the ring.
+    pub fn owns(&self, user_id: i64) -> bool {
+        self.ring.owner(user_key(user_id)) == Some(self.me)
+    }
+
     /// `None`: handle it here (this node owns the user, or every node before it on the ring is
     /// down). Otherwise the answer of the node that handled it.
     pub async fn route<T: DeserializeOwned>(
@@ -122,10 +127,10 @@ impl Forwarder {
         user: &Claims,
         op: impl FnOnce() -> Op,
     ) -> Option<AppResult<T>> {
-        let order = self.ring.successors(user_key(user.user_id));
-        if order.first() == Some(&self.me) {
+        if self.owns(user.user_id) {
             return None;
         }
+        let order = self.ring.successors(user_key(user.user_id));
         let routed = Routed {
             user: user.clone(),
             op: op(),

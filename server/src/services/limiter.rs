@@ -5,9 +5,6 @@
 use crate::config::RateLimits;
 use crate::error::AppError;
 use app::model::ErrorCode;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::net::IpAddr;
@@ -132,16 +129,6 @@ fn rate_limited(wait: Duration) -> AppError {
         app::model::ApiError::new(ErrorCode::RateLimited, "too many requests, slow down"),
         secs,
     )
-}
-
-/// axum middleware: one token from the path's bucket, or 429.
-pub async fn middleware(State(limiters): State<Limiters>, req: Request, next: Next) -> Response {
-    if let Some(class) = classify(req.uri().path()) {
-        if let Err(e) = limiters.check(class) {
-            return e.into_response();
-        }
-    }
-    next.run(req).await
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod blacklist;
+pub mod buyers;
 pub mod captcha;
 pub mod cookie;
 pub mod cooldown;
@@ -13,6 +14,7 @@ pub mod forward;
 pub mod limiter;
 pub mod orders;
 pub mod peers;
+pub mod pending;
 pub mod purchase;
 pub mod queue;
 pub mod ring;

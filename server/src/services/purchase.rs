@@ -2,10 +2,12 @@
 //! blacklist → window → per-user limit → captcha pass → already bought → stock → queue.
 
 use super::blacklist::Blacklist;
+use super::buyers::Buyers;
 use super::captcha::{CaptchaError, Captchas};
 use super::cookie::{Claims, CookieCodec};
 use super::cooldown::Cooldown;
 use super::forward::{Forwarder, Op};
+use super::pending::Pending;
 use super::queue::{Enqueued, OrderQueue};
 use super::stock::{StockControl, Take};
 use super::window::{is_open, Catalog};
@@ -17,72 +19,7 @@ use crate::repositories::{products, Db};
 use app::model::{
     Captcha, ErrorCode, Order, OrderStatus, Product, PurchaseOutcome, PurchasePass, StockInfo,
 };
-use dashmap::DashMap;
 use std::sync::Arc;
-
-/// Orders the broker confirmed but the consumer may not have written yet, per user. They keep
-/// "already bought" exact in between and let "my orders" show them as queued. This node owns
-/// its users' purchases, so its map is the whole truth for them.
-#[derive(Clone, Default)]
-pub struct Pending(Arc<DashMap<i64, Vec<(NewOrder, String)>>>);
-
-/// Long after any healthy consumer wrote them.
-const PENDING_MS: i64 = 10 * 60_000;
-
-impl Pending {
-    fn add(&self, order: NewOrder, product_name: String) {
-        self.0
-            .entry(order.user_id)
-            .or_default()
-            .push((order, product_name));
-    }
-
-    fn has(&self, user_id: i64, product_id: i64) -> bool {
-        self.0
-            .get(&user_id)
-            .is_some_and(|v| v.iter().any(|(o, _)| o.product_id == product_id))
-    }
-
-    /// Drops what the database now has; returns the rest as queued orders.
-    fn settle(&self, user_id: i64, stored: &[Order]) -> Vec<Order> {
-        let Some(mut list) = self.0.get_mut(&user_id) else {
-            return Vec::new();
-        };
-        list.retain(|(o, _)| !stored.iter().any(|s| s.order_id == o.order_id));
-        let queued = list
-            .iter()
-            .map(|(o, name)| Order {
-                order_id: o.order_id.clone(),
-                product_id: o.product_id,
-                product_name: name.clone(),
-                status: OrderStatus::Queued,
-                created_at: o.created_at,
-            })
-            .collect();
-        let empty = list.is_empty();
-        drop(list);
-        if empty {
-            self.0.remove_if(&user_id, |_, v| v.is_empty());
-        }
-        queued
-    }
-
-    /// Orders accepted by the broker and not yet seen in the database.
-    pub fn len(&self) -> usize {
-        self.0.iter().map(|e| e.value().len()).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn sweep(&self, now: i64) {
-        self.0.retain(|_, v| {
-            v.retain(|(o, _)| now - o.created_at < PENDING_MS);
-            !v.is_empty()
-        });
-    }
-}
 
 #[derive(Clone)]
 pub struct Pipeline {
@@ -95,6 +32,7 @@ pub struct Pipeline {
     pub stock: StockControl,
     pub queue: Arc<dyn OrderQueue>,
     pub pending: Pending,
+    pub buyers: Buyers,
     pub metrics: crate::metrics::Metrics,
     /// Set on a ring of several nodes: users owned elsewhere are forwarded there.
     pub forwarder: Option<Forwarder>,
@@ -318,20 +256,24 @@ impl Pipeline {
                 "solve the captcha first: the purchase pass is missing, used or expired",
             ));
         }
-        if self.pending.has(user.user_id, product_id)
-            || orders::exists(&self.db, product_id, user.user_id).await?
-        {
+        // Claimed before the stock is touched: a shopper who already bought is told so (rather
+        // than "sold out") and costs no unit. Both steps are in memory on a single node.
+        if !self.claim(user, product_id).await? {
             return Err(already_bought());
         }
-        let taken = self
-            .stock
-            .take(product_id, user.user_id, now)
-            .await
-            .map_err(|e| {
+        let taken = match self.stock.take(product_id, user.user_id, now).await {
+            Ok(taken) => taken,
+            Err(e) => {
+                self.buyers.release(product_id, user.user_id);
                 tracing::error!(error = %format!("{e:#}"), product_id, "quantity control unreachable");
-                AppError::code(ErrorCode::Unavailable, "the sale is busy; please try again")
-            })?;
+                return Err(AppError::code(
+                    ErrorCode::Unavailable,
+                    "the sale is busy; please try again",
+                ));
+            }
+        };
         if taken == Take::SoldOut {
+            self.buyers.release(product_id, user.user_id);
             return Err(AppError::code(
                 ErrorCode::SoldOut,
                 "sold out: every unit has been sold",
@@ -350,6 +292,7 @@ impl Pipeline {
                 self.pending.add(order, row.name);
                 OrderStatus::Queued
             }
+            // The database has their order: the claim stays.
             Ok(Enqueued::Duplicate) => {
                 self.stock.give_back(product_id, user.user_id).await;
                 return Err(already_bought());
@@ -357,6 +300,7 @@ impl Pipeline {
             Err(e) => {
                 tracing::error!(error = %e, product_id, "order not queued; unit returned to stock");
                 self.stock.give_back(product_id, user.user_id).await;
+                self.buyers.release(product_id, user.user_id);
                 return Err(AppError::code(
                     ErrorCode::Unavailable,
                     "the order could not be taken right now; please try again",
@@ -368,6 +312,29 @@ impl Pipeline {
             status,
             retry_at: now + self.cooldown.interval_ms(),
         })
+    }
+
+    /// The user's one purchase of the product, claimed in memory. A node standing in for an
+    /// unreachable owner also asks the database: orders the owner took after this node read
+    /// the product's buyers reached the database, not this node's memory.
+    async fn claim(&self, user: &Claims, product_id: i64) -> AppResult<bool> {
+        if !self.buyers.claim(product_id, user.user_id).await? {
+            return Ok(false);
+        }
+        let standing_in = self
+            .forwarder
+            .as_ref()
+            .is_some_and(|f| !f.owns(user.user_id));
+        if !standing_in {
+            return Ok(true);
+        }
+        match orders::exists(&self.db, product_id, user.user_id).await {
+            Ok(bought) => Ok(!bought),
+            Err(e) => {
+                self.buyers.release(product_id, user.user_id);
+                Err(e.into())
+            }
+        }
     }
 
     pub async fn orders(&self, user: &Claims) -> AppResult<Vec<Order>> {

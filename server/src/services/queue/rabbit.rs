@@ -9,6 +9,7 @@ use crate::services::orders::gather;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -70,6 +71,11 @@ pub struct RabbitQueue {
     stats: tokio::sync::Mutex<Option<(Connection, Channel)>>,
 }
 
+/// Batches in flight at once, each on its own channel: while one waits for the broker's confirm,
+/// the next is gathered and published. With one, a purchase waited for the batches before its
+/// own, one round trip each, and the queue capped the purchase rate.
+const PUBLISHERS: usize = 4;
+
 /// How long a batch keeps trying (reconnecting in between) before its orders are refused.
 const PUBLISH_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -81,22 +87,39 @@ impl RabbitQueue {
         linger: Duration,
     ) -> anyhow::Result<(Self, JoinHandle<()>)> {
         let first = Publisher::connect(&topology).await?;
-        let (tx, mut rx) = mpsc::channel::<Job>(65_536);
+        let (tx, rx) = mpsc::channel::<Job>(65_536);
         let stats = tokio::sync::Mutex::new(None);
         let queue = RabbitQueue {
             tx,
             topology: topology.clone(),
             stats,
         };
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let mut first = Some(first);
+        let workers: Vec<_> = (0..PUBLISHERS)
+            .map(|_| {
+                let (rx, topology) = (rx.clone(), topology.clone());
+                // The others connect at their first batch.
+                let mut publisher = first.take();
+                tokio::spawn(async move {
+                    loop {
+                        let jobs = {
+                            let mut rx = rx.lock().await;
+                            let Some(job) = rx.recv().await else { break };
+                            gather(&mut rx, job, max, linger).await
+                        };
+                        let (orders, replies): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+                        let ok = publish_with_retry(&topology, &mut publisher, &orders).await;
+                        for reply in replies {
+                            let _ = reply.send(ok);
+                        }
+                    }
+                })
+            })
+            .collect();
         let task = tokio::spawn(async move {
-            let mut publisher = Some(first);
-            while let Some(job) = rx.recv().await {
-                let jobs = gather(&mut rx, job, max, linger).await;
-                let (orders, replies): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
-                let ok = publish_with_retry(&topology, &mut publisher, &orders).await;
-                for reply in replies {
-                    let _ = reply.send(ok);
-                }
+            for w in workers {
+                let _ = w.await;
             }
         });
         Ok((queue, task))

@@ -1,0 +1,117 @@
+//! "One unit per shopper and product", answered from memory. A per-request database lookup was
+//! the purchase path's bottleneck (and made even sold-out answers wait for MySQL), so each product's
+//! buyers are read from the database once, at its first purchase here, and every purchase then
+//! claims its user in that set atomically. The set can only grow by the sale's units, so it stays
+//! bounded by the stock. The UNIQUE (product_id, user_id) key stays the final guard: the consumer
+//! drops a second order for one user whatever this cache said.
+
+use crate::repositories::{orders, Db};
+use dashmap::{DashMap, DashSet};
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+
+type Set = Arc<OnceCell<DashSet<i64>>>;
+
+#[derive(Clone)]
+pub struct Buyers {
+    db: Db,
+    products: Arc<DashMap<i64, Set>>,
+}
+
+impl Buyers {
+    pub fn new(db: Db) -> Self {
+        Buyers {
+            db,
+            products: Arc::default(),
+        }
+    }
+
+    /// Claims the user's one purchase of the product: `false` when they already have one (or a
+    /// concurrent request of theirs holds the claim). Give it back with `release` when the
+    /// purchase does not go through. The first caller reads the product's buyers from the
+    /// database; the others wait for that one read instead of each making their own.
+    pub async fn claim(&self, product_id: i64, user_id: i64) -> Result<bool, sqlx::Error> {
+        let cell = self.products.entry(product_id).or_default().clone();
+        let set = cell
+            .get_or_try_init(|| async {
+                let ids = orders::buyers(&self.db, product_id).await?;
+                Ok::<_, sqlx::Error>(ids.into_iter().collect())
+            })
+            .await?;
+        Ok(set.insert(user_id))
+    }
+
+    pub fn release(&self, product_id: i64, user_id: i64) {
+        let cell = self.products.get(&product_id).map(|c| c.value().clone());
+        if let Some(set) = cell.as_ref().and_then(|c| c.get()) {
+            set.remove(&user_id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repositories::orders::NewOrder;
+    use crate::repositories::products::{self, NewProduct};
+    use crate::repositories::users;
+    use app::model::Role;
+
+    async fn db() -> Db {
+        let path = std::env::temp_dir().join(format!("flash-buyers-{}.db", uuid::Uuid::now_v7()));
+        Db::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_claim_per_user_seeded_from_the_database() {
+        let db = db().await;
+        let p = NewProduct {
+            name: "Lamp",
+            price_cents: 100,
+            image: "",
+            stock: 10,
+            sale_start: 0,
+            sale_end: i64::MAX,
+        };
+        let product = products::insert(&db, &p, 0).await.unwrap();
+        let mut ids = Vec::new();
+        for name in ["ann", "bob", "cy"] {
+            ids.push(
+                users::insert(&db, name, "x", Role::Shopper, 0)
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        let order = NewOrder {
+            order_id: "o1".into(),
+            product_id: product,
+            user_id: ids[0],
+            created_at: 0,
+        };
+        orders::write_batch(&db, &[order]).await.unwrap();
+
+        let buyers = Buyers::new(db);
+        assert!(
+            !buyers.claim(product, ids[0]).await.unwrap(),
+            "bought before"
+        );
+        // Concurrent requests of one user: exactly one claim.
+        let claims = futures::future::join_all((0..16).map(|_| {
+            let b = buyers.clone();
+            let user = ids[1];
+            tokio::spawn(async move { b.claim(product, user).await.unwrap() })
+        }))
+        .await;
+        assert_eq!(
+            claims.into_iter().filter(|c| *c.as_ref().unwrap()).count(),
+            1
+        );
+        // A purchase that did not go through gives the claim back.
+        buyers.release(product, ids[1]);
+        assert!(buyers.claim(product, ids[1]).await.unwrap());
+        assert!(buyers.claim(product, ids[2]).await.unwrap());
+    }
+}
