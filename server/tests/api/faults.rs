@@ -13,6 +13,26 @@ use server::repositories::{orders, products, Db};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+enum Fault {
+    Kill(&'static str),
+    Revive(&'static str),
+    Rabbit(&'static str),
+}
+
+/// Seconds into the sale, and what happens then.
+const SCHEDULE: [(u64, Fault); 10] = [
+    (2, Fault::Kill("consumer-0")),
+    (4, Fault::Revive("consumer-0")),
+    (5, Fault::Rabbit("stop_app")),
+    (8, Fault::Rabbit("start_app")),
+    (10, Fault::Kill("stock-0")),
+    (11, Fault::Revive("stock-0")),
+    (13, Fault::Kill("consumer-1")),
+    (14, Fault::Revive("consumer-1")),
+    (16, Fault::Kill("node-1")),
+    (17, Fault::Revive("node-1")),
+];
+
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -102,41 +122,26 @@ async fn faults_lose_nothing_oversell_nothing() {
         .collect::<Vec<_>>();
     let chaos = async {
         let mut events = Vec::new();
-        let at = |secs: u64| tokio::time::sleep_until((started + Duration::from_secs(secs)).into());
-        let mut log = |what: &str| {
-            println!("{:6.2} s  {what}", started.elapsed().as_secs_f64());
-            events.push(json!({"t_s": started.elapsed().as_secs_f64(), "event": what}));
-        };
-        at(2).await;
-        cluster.kill("consumer-0").await;
-        log("kill -9 consumer-0");
-        at(4).await;
-        cluster.revive("consumer-0").await;
-        log("consumer-0 restarted");
-        at(5).await;
-        rabbitmqctl("stop_app");
-        log("rabbitmqctl stop_app");
-        at(8).await;
-        rabbitmqctl("start_app");
-        log("rabbitmqctl start_app");
-        at(10).await;
-        cluster.kill("stock-0").await;
-        log("kill -9 stock-0");
-        at(11).await;
-        cluster.revive("stock-0").await;
-        log("stock-0 restarted");
-        at(13).await;
-        cluster.kill("consumer-1").await;
-        log("kill -9 consumer-1");
-        at(14).await;
-        cluster.revive("consumer-1").await;
-        log("consumer-1 restarted");
-        at(16).await;
-        cluster.kill("node-1").await;
-        log("kill -9 node-1");
-        at(17).await;
-        cluster.revive("node-1").await;
-        log("node-1 restarted");
+        for (secs, fault) in SCHEDULE {
+            tokio::time::sleep_until((started + Duration::from_secs(secs)).into()).await;
+            let what = match fault {
+                Fault::Kill(name) => {
+                    cluster.kill(name).await;
+                    format!("kill -9 {name}")
+                }
+                Fault::Revive(name) => {
+                    cluster.revive(name).await;
+                    format!("{name} restarted")
+                }
+                Fault::Rabbit(action) => {
+                    rabbitmqctl(action);
+                    format!("rabbitmqctl {action}")
+                }
+            };
+            let t = started.elapsed().as_secs_f64();
+            println!("{t:6.2} s  {what}");
+            events.push(json!({"t_s": t, "event": what}));
+        }
         events
     };
     let (wave1, events) = tokio::join!(crowd, chaos);
