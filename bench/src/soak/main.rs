@@ -8,6 +8,9 @@
 //! in the second half, and that nothing answered 5xx; it writes the report and exits non-zero when
 //! a check fails.
 
+mod sample;
+use sample::{map_sizes, rss_kb, Sample, Stats};
+
 use app::model::Role;
 use clap::Parser;
 use serde_json::{json, Value};
@@ -57,48 +60,6 @@ struct Args {
     label: String,
     #[arg(long)]
     out: String,
-}
-
-/// Answers by status (index 0: no answer: timeout or connection error).
-struct Stats {
-    by_status: Vec<AtomicU64>,
-}
-
-impl Stats {
-    fn new() -> Self {
-        Stats {
-            by_status: (0..600).map(|_| AtomicU64::new(0)).collect(),
-        }
-    }
-
-    fn count(&self, status: u16) {
-        let i = usize::from(status).min(599);
-        self.by_status[i].fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn total(&self) -> u64 {
-        self.by_status
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .sum()
-    }
-
-    fn snapshot(&self) -> BTreeMap<String, u64> {
-        (self.by_status.iter().enumerate())
-            .map(|(s, c)| (s, c.load(Ordering::Relaxed)))
-            .filter(|(_, n)| *n > 0)
-            .map(|(s, n)| {
-                (
-                    if s == 0 {
-                        "error".into()
-                    } else {
-                        s.to_string()
-                    },
-                    n,
-                )
-            })
-            .collect()
-    }
 }
 
 struct Ctx {
@@ -189,42 +150,6 @@ impl Ctx {
 fn address(i: u64) -> IpAddr {
     let [_, _, _, _, _, a, b, c] = i.to_be_bytes();
     IpAddr::V4(Ipv4Addr::new(127, 10 + a % 200, b, c))
-}
-
-fn rss_kb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// `flash_memory_entries{map="…"} N` from the metrics page.
-async fn map_sizes(http: &reqwest::Client, base: &str) -> BTreeMap<String, i64> {
-    let Ok(resp) = http.get(format!("{base}/metrics")).send().await else {
-        return BTreeMap::new();
-    };
-    let text = resp.text().await.unwrap_or_default();
-    text.lines()
-        .filter_map(|l| l.strip_prefix("flash_memory_entries{map=\""))
-        .filter_map(|l| {
-            let (name, rest) = l.split_once("\"}")?;
-            Some((name.to_string(), rest.trim().parse().ok()?))
-        })
-        .collect()
-}
-
-#[derive(Clone)]
-struct Sample {
-    t: f64,
-    rss_kb: u64,
-    requests: u64,
-    maps: BTreeMap<String, i64>,
-}
-
-impl Sample {
-    fn json(&self) -> Value {
-        json!({"t": (self.t * 10.0).round() / 10.0, "rss_kb": self.rss_kb,
-               "requests": self.requests, "maps": self.maps})
-    }
 }
 
 async fn setup(a: &Args, tag: &str) -> anyhow::Result<(i64, Vec<String>)> {
