@@ -4,6 +4,10 @@
 use axum::routing::get;
 use axum::Router;
 
+// The server's allocator too.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let addr = std::env::var("HELLO_ADDR").unwrap_or_else(|_| "127.0.0.1:3901".into());

@@ -36,6 +36,16 @@ pub async fn books(db: &Db, product: i64) -> anyhow::Result<Books> {
     })
 }
 
+/// Orders committed so far: the product's `sold`, raised in the same transaction as the rows
+/// go in. A primary-key read: counting the orders (as `books` does) 50 times a second scanned
+/// up to 100,000 index entries each time and took MariaDB's CPU from the consumer it measured.
+async fn committed(db: &Db, product: i64) -> anyhow::Result<i64> {
+    let p = server::repositories::products::get(db, product)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("product gone"))?;
+    Ok(p.sold)
+}
+
 /// Waits until the database holds `expected` orders (or stops changing for 5 s, or 5 minutes
 /// pass); returns the time since `start` at which the last one had arrived.
 pub async fn last_commit(
@@ -47,7 +57,7 @@ pub async fn last_commit(
     let (mut seen, mut changed_at) = (-1, start.elapsed());
     let deadline = start.elapsed() + Duration::from_secs(300);
     loop {
-        let n = books(db, product).await?.orders;
+        let n = committed(db, product).await?;
         if n != seen {
             (seen, changed_at) = (n, start.elapsed());
         }
@@ -78,14 +88,8 @@ pub fn watch_commits(
     let task = tokio::spawn(async move {
         let mut seen = Vec::new();
         while !flag.load(Ordering::Relaxed) {
-            if let Ok(row) = sqlx::query("SELECT COUNT(*) AS n FROM orders WHERE product_id = ?")
-                .bind(product)
-                .fetch_one(&db.pool)
-                .await
-            {
-                if let Ok(n) = sqlx::Row::try_get::<i64, _>(&row, "n") {
-                    seen.push((start.elapsed().as_secs_f64(), n));
-                }
+            if let Ok(n) = committed(&db, product).await {
+                seen.push((start.elapsed().as_secs_f64(), n));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

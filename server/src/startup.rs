@@ -185,6 +185,26 @@ fn stock_control(cfg: &Config, db: &Db) -> anyhow::Result<StockControl> {
 
 type Consumer = Option<(tokio::sync::watch::Sender<bool>, JoinHandle<()>)>;
 
+async fn consume_on_own_pool(
+    url: String,
+    topology: Topology,
+    prefetch: u16,
+    metrics: crate::metrics::Metrics,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let db = loop {
+        match Db::connect(&url).await {
+            Ok(db) => break db,
+            Err(e) if !*stopped.borrow() => {
+                tracing::warn!(error = %format!("{e:#}"), "order consumer cannot reach the database, retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(_) => return,
+        }
+    };
+    orders::consume(db, topology, prefetch, metrics, stopped).await;
+}
+
 /// The embedded group-commit queue, or RabbitMQ (plus its consumer) when `AMQP_URL` is set.
 async fn start_queue(
     cfg: &Config,
@@ -204,13 +224,21 @@ async fn start_queue(
         RabbitQueue::start(topology.clone(), cfg.batch_max, cfg.batch_linger).await?;
     let consumer = cfg.run_consumer.then(|| {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(orders::consume(
-            db.clone(),
-            topology,
-            cfg.prefetch,
-            metrics.clone(),
-            stopped,
-        ));
+        let (url, prefetch, metrics) = (cfg.database_url.clone(), cfg.prefetch, metrics.clone());
+        // Its own thread, runtime and pool: as one task among thousands of connections' it
+        // waited behind all of them at each of its database round trips, and fell seconds
+        // behind a sale. A thread of its own gets its share of the CPU from the kernel.
+        let task = tokio::task::spawn_blocking(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(rt) => rt.block_on(consume_on_own_pool(
+                    url, topology, prefetch, metrics, stopped,
+                )),
+                Err(e) => tracing::error!(error = %e, "order consumer could not start its runtime"),
+            }
+        });
         (stop, task)
     });
     Ok((Arc::new(queue), task, consumer))

@@ -41,6 +41,15 @@ impl Buyers {
         Ok(set.insert(user_id))
     }
 
+    /// Whether the user is known here to have bought the product (`false` before its buyers
+    /// were first read).
+    pub fn has(&self, product_id: i64, user_id: i64) -> bool {
+        self.products
+            .get(&product_id)
+            .and_then(|c| c.value().get().map(|set| set.contains(&user_id)))
+            .unwrap_or(false)
+    }
+
     pub fn release(&self, product_id: i64, user_id: i64) {
         let cell = self.products.get(&product_id).map(|c| c.value().clone());
         if let Some(set) = cell.as_ref().and_then(|c| c.get()) {
@@ -94,10 +103,12 @@ mod tests {
         orders::write_batch(&db, &[order]).await.unwrap();
 
         let buyers = Buyers::new(db);
+        assert!(!buyers.has(product, ids[0]), "not read yet");
         assert!(
             !buyers.claim(product, ids[0]).await.unwrap(),
             "bought before"
         );
+        assert!(buyers.has(product, ids[0]));
         // Concurrent requests of one user: exactly one claim.
         let claims = futures::future::join_all((0..16).map(|_| {
             let b = buyers.clone();

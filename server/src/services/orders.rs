@@ -133,8 +133,10 @@ async fn consume_once(
             let batch: Vec<NewOrder> = taken.iter().flat_map(|(_, o)| o.clone()).collect();
             if let Ok(written) = commit(db, &batch).await {
                 count(metrics, &written);
-                for (delivery, _) in taken {
-                    delivery.ack(BasicAckOptions::default()).await?;
+                // One ack for the batch: it covers every delivery up to the last one's tag,
+                // and all of those are in `taken` (in order) or were rejected above.
+                if let Some((last, _)) = taken.last() {
+                    last.ack(BasicAckOptions { multiple: true }).await?;
                 }
                 continue;
             }

@@ -234,6 +234,16 @@ impl Pipeline {
     ) -> AppResult<PurchaseOutcome> {
         let now = now_ms();
         let row = self.admissible(user, product_id, now).await?;
+        // Once the stock is gone, most of the crowd is still pressing "Buy now": tell them at
+        // once, without spending their pass or starting their cooldown (the pass stays good if
+        // a unit comes back).
+        if self.stock.known_sold_out(product_id, now) {
+            return Err(if self.buyers.has(product_id, user.user_id) {
+                already_bought()
+            } else {
+                sold_out()
+            });
+        }
         if let Err(wait_ms) = self.cooldown.try_claim(user.user_id, now) {
             let secs = (wait_ms + 999) / 1000;
             let message = format!(
@@ -274,10 +284,7 @@ impl Pipeline {
         };
         if taken == Take::SoldOut {
             self.buyers.release(product_id, user.user_id);
-            return Err(AppError::code(
-                ErrorCode::SoldOut,
-                "sold out: every unit has been sold",
-            ));
+            return Err(sold_out());
         }
         let order = NewOrder {
             order_id: uuid::Uuid::now_v7().to_string(),
@@ -350,6 +357,10 @@ impl Pipeline {
         all.extend(stored);
         Ok(all)
     }
+}
+
+fn sold_out() -> AppError {
+    AppError::code(ErrorCode::SoldOut, "sold out: every unit has been sold")
 }
 
 fn already_bought() -> AppError {

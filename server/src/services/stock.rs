@@ -97,6 +97,14 @@ impl Stock {
         }
     }
 
+    /// Sold out, as far as this owner knows: no unit left here, and the database had none to
+    /// lease less than `SOLD_OUT_RECHECK_MS` ago.
+    pub fn known_sold_out(&self, product_id: i64, now: i64) -> bool {
+        self.local.get(&product_id).is_some_and(|l| {
+            l.units.load(Ordering::Acquire) == 0 && l.sold_out_until.load(Ordering::Acquire) > now
+        })
+    }
+
     /// Returns a unit taken for an order that could not be queued.
     pub fn give_back(&self, product_id: i64) {
         let local = self.local(product_id);
@@ -145,6 +153,15 @@ impl StockControl {
         match self {
             StockControl::Local(s) => Ok(s.take(product_id, now).await?),
             StockControl::Remote(r) => r.take(product_id, user_id).await,
+        }
+    }
+
+    /// Whether this process already knows the product is sold out. Only an owner of its own
+    /// leases knows: one stock owner out of units says nothing of the others'.
+    pub fn known_sold_out(&self, product_id: i64, now: i64) -> bool {
+        match self {
+            StockControl::Local(s) => s.known_sold_out(product_id, now),
+            StockControl::Remote(_) => false,
         }
     }
 

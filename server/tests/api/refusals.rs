@@ -180,6 +180,47 @@ async fn too_frequent_blacklisted_outside_window_sold_out() {
     app.stop().await;
 }
 
+/// Once this node knows the stock is gone, "sold out" comes before the cooldown and the pass:
+/// neither is spent, so the same pass buys a unit that comes back later.
+#[tokio::test]
+async fn sold_out_is_answered_before_the_pass_is_spent() {
+    let app = spawn_app(&[]).await;
+    let p = app.on_sale(1).await;
+    let sh = app.shoppers(3).await;
+    let admin = app.admin().await;
+    let (s, v) = app.buy(&sh[0], p).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let pass0 = app.pass(&sh[0], p).await;
+    // Both passes first: the node remembers "sold out" for a second, and drawing a captcha
+    // takes a while in a debug build.
+    let (pass1, pass) = (app.pass(&sh[1], p).await, app.pass(&sh[2], p).await);
+    // This one finds the stock gone (and spends its pass doing so).
+    let (s, v) = app.purchase(&sh[1], p, &pass1).await;
+    assert_eq!((s, code(&v)), (StatusCode::GONE, "sold_out"));
+    let (s, v) = app.purchase(&sh[2], p, &pass).await;
+    assert_eq!((s, code(&v)), (StatusCode::GONE, "sold_out"));
+    // The buyer hears what concerns them (with a pass drawn earlier, for the same reason).
+    let (s, v) = app.purchase(&sh[0], p, &pass0).await;
+    assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "already_bought"));
+
+    let now = server::now_ms();
+    let more = json!({"name": "More", "price": "1.00", "image": "", "stock": "2",
+                      "sale_start": (now - 60_000).to_string(), "sale_end": (now + 3_600_000).to_string()});
+    let r = app
+        .http
+        .put(app.url(&format!("/api/v1/admin/products/{p}")))
+        .header("cookie", &admin.cookie)
+        .json(&more)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (s, v) = app.purchase(&sh[2], p, &pass).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "the pass was not spent: {v}");
+    assert_eq!(app.order_count(p).await, (2, 2));
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn token_bucket_answers_429_with_retry_after() {
     let app = spawn_app(&[
