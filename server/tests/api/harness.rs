@@ -262,11 +262,8 @@ impl Cluster {
     ) -> (StatusCode, Value) {
         for _ in 0..50 {
             match self.try_buy(alive, s, product).await {
-                // "Too busy, try again" (a captcha drawn while the box is loaded): as told.
-                Ok((StatusCode::SERVICE_UNAVAILABLE, _)) | Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
                 Ok(answer) => return answer,
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
         panic!("no node answered shopper {}", s.id);
