@@ -42,6 +42,21 @@ async fn unauthenticated_not_found_and_bad_requests() {
         let v: serde_json::Value = r.json().await.unwrap();
         assert_eq!(code(&v), "bad_request");
     }
+    // A well-formed body that does not say it is JSON.
+    for kind in [None, Some("text/plain"), Some("application/jsonx")] {
+        let mut req = app
+            .http
+            .post(&url)
+            .header("cookie", &shopper.cookie)
+            .body(r#"{"pass": "x"}"#);
+        if let Some(kind) = kind {
+            req = req.header("content-type", kind);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{kind:?}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(code(&v), "bad_request");
+    }
     let huge = format!("{{\"pass\": \"{}\"}}", "a".repeat(100_000));
     let r = app
         .http
