@@ -193,7 +193,7 @@ async fn consume_on_own_pool(
     stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let db = loop {
-        match Db::connect(&url).await {
+        match Db::open(&url).await {
             Ok(db) => break db,
             Err(e) if !*stopped.borrow() => {
                 tracing::warn!(error = %format!("{e:#}"), "order consumer cannot reach the database, retrying");

@@ -21,6 +21,13 @@ static MYSQL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations
 impl Db {
     /// Connects, creating the SQLite file's folder when needed, and applies the migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        let db = Db::open(url).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Connects to a database that `connect` has already migrated (a second pool).
+    pub async fn open(url: &str) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
         let kind = if url.starts_with("sqlite:") {
             DbKind::Sqlite
@@ -59,9 +66,7 @@ impl Db {
             .connect(url)
             .await
             .with_context(|| format!("connecting to {}", crate::config::redact_url(url)))?;
-        let db = Db { pool, kind };
-        db.migrate().await?;
-        Ok(db)
+        Ok(Db { pool, kind })
     }
 
     async fn migrate(&self) -> anyhow::Result<()> {
