@@ -9,14 +9,15 @@
 //! a check fails.
 
 mod sample;
+// loadgen's crowd setup; the soak keeps only the cookies, not the ids.
+#[path = "../setup.rs"]
+#[allow(dead_code)]
+mod setup;
 use sample::{map_sizes, rss_kb, Sample, Stats};
 
-use app::model::Role;
 use clap::Parser;
 use serde_json::{json, Value};
-use server::repositories::products::{self, NewProduct};
 use server::repositories::Db;
-use server::services::cookie::CookieCodec;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -152,54 +153,22 @@ fn address(i: u64) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 10 + a % 200, b, c))
 }
 
+/// The product and the shoppers' cookies, made as `loadgen` makes its crowd.
 async fn setup(a: &Args, tag: &str) -> anyhow::Result<(i64, Vec<String>)> {
     sqlx::any::install_default_drivers();
     let db = Db::connect(&a.database_url).await?;
-    let now = server::now_ms();
-    let product = NewProduct {
-        name: "Soak",
-        price_cents: 100,
-        image: "/img/gift.svg",
-        stock: a.units,
-        sale_start: now - 1_000,
-        sale_end: now + 24 * 3_600_000,
-    };
-    let product = products::insert(&db, &product, now).await?;
-    for chunk in (0..a.users).collect::<Vec<_>>().chunks(500) {
-        let values = vec!["(?, ?, 'shopper', ?)"; chunk.len()].join(", ");
-        let sql =
-            format!("INSERT INTO users (name, password_hash, role, created_at) VALUES {values}");
-        let mut q = sqlx::query(&sql);
-        for i in chunk {
-            q = q
-                .bind(format!("{tag}u{i}"))
-                .bind("soak-no-password")
-                .bind(now);
-        }
-        q.execute(&db.pool).await?;
-    }
-    let codec = CookieCodec::new(&a.secret, &[], Duration::from_secs(6 * 3600), false);
-    let rows = sqlx::query("SELECT id, name FROM users WHERE name LIKE ? ORDER BY id")
-        .bind(format!("{tag}u%"))
-        .fetch_all(&db.pool)
-        .await?;
-    let cookies = rows
-        .iter()
-        .map(|r| {
-            let id: i64 = sqlx::Row::try_get(r, "id")?;
-            let name: String = sqlx::Row::try_get(r, "name")?;
-            let sealed = codec.seal(&codec.claims(id, Role::Shopper, &name, now));
-            Ok(format!("flash_auth={sealed}"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let product = setup::product(&db, a.units, "Soak").await?;
+    let shoppers = setup::shoppers(&db, a.users, &a.secret, tag).await?;
     db.pool.close().await;
-    Ok((product, cookies))
+    Ok((product, shoppers.into_iter().map(|s| s.cookie).collect()))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let a = Args::parse();
-    let tag = format!("soak{}", server::now_ms() % 100_000_000);
+    // Ends in a letter: the shoppers are found again by `LIKE tag%`, and "soak12" is a prefix of
+    // "soak123…".
+    let tag = format!("soak{}u", server::now_ms() % 100_000_000);
     eprintln!("soak: creating {} shoppers", a.users);
     let (product, cookies) = setup(&a, &tag).await?;
     anyhow::ensure!(!cookies.is_empty(), "no shoppers were created");
