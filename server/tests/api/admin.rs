@@ -158,15 +158,10 @@ async fn admins_run_a_sale_and_changes_apply_at_once() {
     // Stock cannot drop below what is sold; a sold product cannot be deleted; orders export.
     let shrink = json!({"name": "Lamp", "price": "12.50", "image": "", "stock": "0",
                         "sale_start": (now - 1000).to_string(), "sale_end": (now + 3_600_000).to_string()});
-    let r = app
-        .http
-        .put(app.url(&format!("/api/v1/admin/products/{id}")))
-        .header("cookie", &admin.cookie)
-        .json(&shrink)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        app.put_product(&admin, id, &shrink).await,
+        StatusCode::CONFLICT
+    );
     let r = app
         .http
         .delete(app.url(&format!("/api/v1/admin/products/{id}")))

@@ -275,6 +275,18 @@ impl TestApp {
         }
     }
 
+    /// An admin's `PUT /api/v1/admin/products/{id}`: the answer's status.
+    pub async fn put_product(&self, admin: &Shopper, id: i64, form: &Value) -> StatusCode {
+        self.http
+            .put(self.url(&format!("/api/v1/admin/products/{id}")))
+            .header("cookie", &admin.cookie)
+            .json(form)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
     pub async fn order_count(&self, product_id: i64) -> (i64, i64) {
         server::repositories::orders::tally(&self.db, product_id)
             .await

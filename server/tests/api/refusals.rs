@@ -221,15 +221,7 @@ async fn sold_out_is_answered_before_the_pass_is_spent() {
     let now = server::now_ms();
     let more = json!({"name": "More", "price": "1.00", "image": "", "stock": "2",
                       "sale_start": (now - 60_000).to_string(), "sale_end": (now + 3_600_000).to_string()});
-    let r = app
-        .http
-        .put(app.url(&format!("/api/v1/admin/products/{p}")))
-        .header("cookie", &admin.cookie)
-        .json(&more)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.put_product(&admin, p, &more).await, StatusCode::OK);
     let (s, v) = app.purchase(&sh[2], p, &pass).await;
     assert_eq!(s, StatusCode::ACCEPTED, "the pass was not spent: {v}");
     assert_eq!(app.order_count(p).await, (2, 2));
