@@ -113,9 +113,15 @@ async fn main() -> anyhow::Result<()> {
         .map(|s| s.at_ms + s.latency_ms)
         .fold(0.0, f64::max)
         / 1000.0;
-    let last_commit = report::last_commit(&db, product, accepted, start).await?;
+    let last_answer = samples
+        .iter()
+        .map(|s| s.at_ms + s.latency_ms)
+        .fold(0.0, f64::max)
+        / 1000.0;
+    report::settle(&db, product, accepted).await?;
     stop_watching.store(true, std::sync::atomic::Ordering::Relaxed);
     let commits = watcher.await?;
+    let last_commit = report::last_commit(&commits);
     let books = report::books(&db, product).await?;
 
     let mut outcomes: BTreeMap<String, i64> = BTreeMap::new();
@@ -141,6 +147,7 @@ async fn main() -> anyhow::Result<()> {
         "captcha_failures": missing,
         "seconds_to_sold_out": sold_out_at,
         "seconds_to_last_commit": last_commit,
+        "seconds_to_last_answer": last_answer,
         "orders_per_second": if last_commit > 0.0 { books.orders as f64 / last_commit } else { 0.0 },
         "timeouts": outcomes.get("timeout").copied().unwrap_or(0),
         "rate_limited_retries": samples.iter().map(|s| i64::from(s.retries)).sum::<i64>(),
@@ -148,6 +155,7 @@ async fn main() -> anyhow::Result<()> {
         "latency_p50_ms": report::percentile(&lat, 0.5),
         "latency_p99_ms": report::percentile(&lat, 0.99),
         "plot": plot_path,
+        "timeline": series,
     });
     std::fs::write(&a.out, serde_json::to_string_pretty(&json)?)?;
     println!("{}", serde_json::to_string_pretty(&json)?);

@@ -46,27 +46,36 @@ async fn committed(db: &Db, product: i64) -> anyhow::Result<i64> {
     Ok(p.sold)
 }
 
-/// Waits until the database holds `expected` orders (or stops changing for 5 s, or 5 minutes
-/// pass); returns the time since `start` at which the last one had arrived.
-pub async fn last_commit(
-    db: &Db,
-    product: i64,
-    expected: i64,
-    start: Instant,
-) -> anyhow::Result<f64> {
-    let (mut seen, mut changed_at) = (-1, start.elapsed());
-    let deadline = start.elapsed() + Duration::from_secs(300);
+/// Waits until the database holds `expected` orders (or the count stops changing for 5 s, or 5
+/// minutes pass), while `watch_commits` keeps sampling it.
+pub async fn settle(db: &Db, product: i64, expected: i64) -> anyhow::Result<()> {
+    let (mut seen, mut changed_at) = (-1, Instant::now());
+    let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let n = committed(db, product).await?;
         if n != seen {
-            (seen, changed_at) = (n, start.elapsed());
+            (seen, changed_at) = (n, Instant::now());
         }
-        let quiet = start.elapsed() - changed_at > Duration::from_secs(5);
-        if n >= expected || quiet || start.elapsed() > deadline {
-            return Ok(changed_at.as_secs_f64());
+        let quiet = changed_at.elapsed() > Duration::from_secs(5);
+        if n >= expected || quiet || Instant::now() > deadline {
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// When the last order was committed: the first sample of the watcher that saw the final count
+/// (to within its sampling interval). Read from the samples, not from a poll started after the
+/// crowd: the crowd's last answers (the losers', after the sale) came in after the last commit,
+/// and counting from its end reported the end of the crowd instead.
+pub fn last_commit(commits: &[(f64, i64)]) -> f64 {
+    let Some(&(_, last)) = commits.last() else {
+        return 0.0;
+    };
+    commits
+        .iter()
+        .find(|(_, n)| *n == last)
+        .map_or(0.0, |(t, _)| *t)
 }
 
 pub fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -76,7 +85,7 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-/// Counts the product's orders in the database every 50 ms from `start` until told to stop:
+/// Counts the product's orders in the database every 10 ms from `start` until told to stop:
 /// (seconds since `start`, orders), for the "committed per second" line of the plot.
 pub fn watch_commits(
     db: &Db,
@@ -91,14 +100,15 @@ pub fn watch_commits(
             if let Ok(n) = committed(&db, product).await {
                 seen.push((start.elapsed().as_secs_f64(), n));
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         seen
     });
     (task, stop)
 }
 
-/// One time step of the plot.
+/// One time step of the plot (and of the report's `timeline`).
+#[derive(serde::Serialize)]
 pub struct Point {
     /// End of the step, seconds since the first purchase.
     pub t: f64,
@@ -237,4 +247,23 @@ pub fn plot(path: &str, title: &str, series: &[Point]) -> anyhow::Result<()> {
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_commit;
+
+    #[test]
+    fn the_last_commit_is_when_the_final_count_was_first_seen() {
+        let commits = [
+            (0.01, 0),
+            (0.5, 400),
+            (1.0, 1000),
+            (1.01, 1000),
+            (6.0, 1000),
+        ];
+        assert_eq!(last_commit(&commits), 1.0);
+        assert_eq!(last_commit(&[(0.01, 0), (0.02, 0)]), 0.01);
+        assert_eq!(last_commit(&[]), 0.0);
+    }
 }
