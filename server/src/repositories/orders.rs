@@ -1,6 +1,7 @@
 use super::db::col;
 use super::{Db, DbKind};
 use app::model::{Order, OrderStatus};
+use sqlx::Executor;
 use std::collections::{BTreeMap, HashSet};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -19,14 +20,15 @@ pub enum Written {
     Duplicate,
 }
 
-// SQLite allows 999 bound values per statement; 5 per row. MySQL allows 65,535: fewer, larger
-// statements are fewer round trips and parses for the consumer.
+// Rows per INSERT: fewer, larger statements are fewer round trips and parses for the consumer;
+// MySQL's are bounded by its packet size (2,000 rows are about 160 kB). The read-back of a
+// partly ignored batch binds ROWS_PER_INSERT * 5 ids, under SQLite's 999 bound values.
 const ROWS_PER_INSERT: usize = 150;
 const MYSQL_ROWS_PER_INSERT: usize = 2_000;
 
 /// Writes a batch in ONE transaction: multi-row `INSERT IGNORE`s grouped by product, `sold`
 /// raised by exactly the rows that went in. Safe to repeat: a redelivered order is `Stored`
-/// again without counting twice.
+/// again without counting twice. An order id that is not a UUID fails the batch.
 pub async fn write_batch(db: &Db, orders: &[NewOrder]) -> Result<Vec<Written>, sqlx::Error> {
     if orders.is_empty() {
         return Ok(Vec::new());
@@ -56,21 +58,8 @@ pub async fn write_batch(db: &Db, orders: &[NewOrder]) -> Result<Vec<Written>, s
     for (product_id, group) in &by_product {
         let mut inserted = 0u64;
         for chunk in group.chunks(rows_per_insert) {
-            let values = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
-            let sql = format!(
-                "{} INTO orders (id, product_id, user_id, status, created_at) VALUES {values}",
-                db.insert_ignore()
-            );
-            let mut q = sqlx::query(&sql);
-            for o in chunk {
-                q = q
-                    .bind(o.order_id.as_str())
-                    .bind(o.product_id)
-                    .bind(o.user_id)
-                    .bind(OrderStatus::Confirmed.as_str())
-                    .bind(o.created_at);
-            }
-            inserted += q.execute(&mut *tx).await?.rows_affected();
+            let sql = insert_sql(db, chunk)?;
+            inserted += tx.execute(sql.as_str()).await?.rows_affected();
         }
         if inserted > 0 {
             sqlx::query("UPDATE products SET sold = sold + ? WHERE id = ?")
@@ -111,6 +100,39 @@ pub async fn write_batch(db: &Db, orders: &[NewOrder]) -> Result<Vec<Written>, s
             }
         })
         .collect())
+}
+
+/// The rows as literal values rather than bound ones: each batch has its own row count, so a
+/// prepared statement per count was prepared (a round trip and a parse of thousands of
+/// placeholders) for nearly every batch; a plain query is one round trip. Only integers and
+/// ids checked to be UUIDs are written into the SQL.
+fn insert_sql(db: &Db, chunk: &[&NewOrder]) -> Result<String, sqlx::Error> {
+    use std::fmt::Write;
+    let status = OrderStatus::Confirmed.as_str();
+    let mut sql = format!(
+        "{} INTO orders (id, product_id, user_id, status, created_at) VALUES ",
+        db.insert_ignore()
+    );
+    sql.reserve(chunk.len() * 80);
+    for (i, o) in chunk.iter().enumerate() {
+        if !is_uuid(&o.order_id) {
+            return Err(sqlx::Error::Encode(
+                format!("order id {:?} is not a UUID", o.order_id).into(),
+            ));
+        }
+        let sep = if i == 0 { "" } else { ", " };
+        let (id, product, user, at) = (&o.order_id, o.product_id, o.user_id, o.created_at);
+        // Writing to a String cannot fail.
+        let _ = write!(sql, "{sep}('{id}', {product}, {user}, '{status}', {at})");
+    }
+    Ok(sql)
+}
+
+/// The canonical text of a UUID: 36 characters, hex digits and hyphens only.
+pub fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+        && uuid::Uuid::try_parse(s).is_ok()
 }
 
 fn status_from(s: &str) -> OrderStatus {
@@ -245,4 +267,69 @@ pub async fn search(
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     Ok((orders, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repositories::products::{self, NewProduct};
+    use crate::repositories::users;
+    use app::model::Role;
+
+    #[tokio::test]
+    async fn a_batch_is_stored_once_and_an_id_that_is_not_a_uuid_writes_nothing() {
+        let path = std::env::temp_dir().join(format!("flash-orders-{}.db", uuid::Uuid::now_v7()));
+        let db = Db::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        let p = NewProduct {
+            name: "Lamp",
+            price_cents: 100,
+            image: "",
+            stock: 10,
+            sale_start: 0,
+            sale_end: i64::MAX,
+        };
+        let product = products::insert(&db, &p, 0).await.unwrap();
+        let mut ids = Vec::new();
+        for name in ["ann", "bob", "cy"] {
+            let user = users::insert(&db, name, "x", Role::Shopper, 0).await;
+            ids.push(user.unwrap().id);
+        }
+        let order = |user_id| NewOrder {
+            order_id: uuid::Uuid::now_v7().to_string(),
+            product_id: product,
+            user_id,
+            created_at: 1,
+        };
+        let first = vec![order(ids[0]), order(ids[1])];
+        assert_eq!(
+            write_batch(&db, &first).await.unwrap(),
+            vec![Written::Stored; 2]
+        );
+        // A redelivery is stored again (not counted twice); a second order of a buyer is refused.
+        let again = vec![first[0].clone(), order(ids[0])];
+        assert_eq!(
+            write_batch(&db, &again).await.unwrap(),
+            vec![Written::Stored, Written::Duplicate]
+        );
+        let forged = NewOrder {
+            order_id: "x', 1, 1, 'confirmed', 1); DELETE FROM orders; --".into(),
+            ..order(ids[2])
+        };
+        assert!(write_batch(&db, &[order(ids[2]), forged]).await.is_err());
+        assert_eq!(tally(&db, product).await.unwrap(), (2, 2));
+        let sold = products::get(&db, product).await.unwrap().unwrap().sold;
+        assert_eq!(sold, 2);
+    }
+
+    #[test]
+    fn only_the_canonical_text_of_a_uuid_is_a_uuid() {
+        assert!(is_uuid(&uuid::Uuid::now_v7().to_string()));
+        assert!(is_uuid("0190F0C4-7B1A-7C3E-9A2B-0123456789AB"));
+        assert!(!is_uuid("0190f0c47b1a7c3e9a2b0123456789ab"));
+        assert!(!is_uuid("{0190f0c4-7b1a-7c3e-9a2b-0123456789ab}"));
+        assert!(!is_uuid("0190f0c4-7b1a-7c3e-9a2b-0123456789a'"));
+        assert!(!is_uuid("------------------------------------"));
+    }
 }

@@ -95,7 +95,7 @@ mod tests {
             );
         }
         let order = NewOrder {
-            order_id: "o1".into(),
+            order_id: uuid::Uuid::now_v7().to_string(),
             product_id: product,
             user_id: ids[0],
             created_at: 0,
