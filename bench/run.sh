@@ -7,9 +7,9 @@
 #            Exits non-zero when the books are wrong: oversold or duplicates ≠ 0, orders ≠ units.
 #   seed     the seed's settings (token buckets 1/ms, burst 1,000) selling 10,000 units to 12,000
 #            shoppers. Exits non-zero on oversold or duplicates.
-#   ratio    wrk, in one run, against an axum hello-world and against the purchase path (all
-#            checks, token buckets open): the winning path (units left) and the losing one (sold
-#            out), at 64 and 256 connections; each purchase request is a distinct shopper with a
+#   ratio    wrk, in one run, against an axum hello-world (before and after, averaged) and against
+#            the purchase path (all checks, token buckets open): the winning path (units left) and
+#            the losing one (sold out), at 64 and 256 connections; each purchase request is a distinct shopper with a
 #            fresh pass. The top-level keys are the 256-connection figures.
 #   cluster  the sale on the loopback cluster of bench/cluster.sh (3 nodes on BENCH_PORT+1..3,
 #            2 stock owners on BENCH_PORT+101..102, 2 consumers): the shoppers are spread over
@@ -146,6 +146,7 @@ outcomes_added() { join -a 2 -e 0 -o 0,1.2,2.2 "$1" "$2" | awk '$3 > $2 { print 
 as_json() { awk '{ printf "%s\"%s\": %s", sep, $1, $2; sep=", " }' "$1"; }
 errors() { awk '/Socket errors:/ { gsub(/,/,""); print $4+$6+$8+$10; f=1 } END { if (!f) print 0 }' "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a/b }'; }
+mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (a + b) / 2 }'; }
 # The outcome of most answers of a run, for the sanity check below.
 main_outcome() { awk '$2>m { m=$2; s=$1 } END { print s }' "$1"; }
 perf_during() { # NAME: a system-wide profile of the next wrk run, by process and by symbol
@@ -193,6 +194,9 @@ for c in 64 256; do
     outcomes >"$out/ratio-$f-$c.after"
     outcomes_added "$out/ratio-$f-$c.before" "$out/ratio-$f-$c.after" >"$out/ratio-$f-$c.outcomes"
   done
+  # The baseline again after the purchase runs: this box's speed drifts by 20 % or more within
+  # minutes, and the mean of a run before and one after is what the purchase runs are held to.
+  wrk -t2 -c"$c" -d"$duration" --latency "http://127.0.0.1:$((port + 1))/" >"$out/ratio-hello2-$c.txt"
   for f in win lose; do
     sent=$(awk '/ requests in / { print $1 }' "$out/ratio-$f-$c.txt")
     if [ "$sent" -gt "$users" ]; then
@@ -207,14 +211,17 @@ for c in 64 256; do
       exit 1
     fi
   done
-  h=$(rps "$out/ratio-hello-$c.txt"); w=$(rps "$out/ratio-win-$c.txt"); l=$(rps "$out/ratio-lose-$c.txt")
+  h1=$(rps "$out/ratio-hello-$c.txt"); h2=$(rps "$out/ratio-hello2-$c.txt")
+  h=$(mean "$h1" "$h2"); w=$(rps "$out/ratio-win-$c.txt"); l=$(rps "$out/ratio-lose-$c.txt")
   level[$c]="\"hello_rps\": $h, \"purchase_rps\": $w, \"soldout_rps\": $l,
     \"ratio_purchase\": $(ratio "$w" "$h"), \"ratio_soldout\": $(ratio "$l" "$h"),
-    \"hello_p99_ms\": $(p99_ms "$out/ratio-hello-$c.txt"), \"purchase_p99_ms\": $(p99_ms "$out/ratio-win-$c.txt"),
+    \"hello_rps_before_after\": [$h1, $h2],
+    \"hello_p99_ms\": $(mean "$(p99_ms "$out/ratio-hello-$c.txt")" "$(p99_ms "$out/ratio-hello2-$c.txt")"),
+    \"purchase_p99_ms\": $(p99_ms "$out/ratio-win-$c.txt"),
     \"soldout_p99_ms\": $(p99_ms "$out/ratio-lose-$c.txt"),
     \"purchase_outcomes\": {$(as_json "$out/ratio-win-$c.outcomes")},
     \"soldout_outcomes\": {$(as_json "$out/ratio-lose-$c.outcomes")},
-    \"socket_errors\": $(($(errors "$out/ratio-hello-$c.txt") + $(errors "$out/ratio-win-$c.txt") + $(errors "$out/ratio-lose-$c.txt")))"
+    \"socket_errors\": $(($(errors "$out/ratio-hello-$c.txt") + $(errors "$out/ratio-hello2-$c.txt") + $(errors "$out/ratio-win-$c.txt") + $(errors "$out/ratio-lose-$c.txt")))"
 done
 cat >"$out/ratio.json" <<JSON
 {
