@@ -4,6 +4,8 @@
 pub mod blacklist;
 pub mod db;
 pub mod demo;
+#[cfg(test)]
+pub mod fixture;
 pub mod orders;
 pub mod products;
 pub mod users;

@@ -272,30 +272,11 @@ pub async fn search(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repositories::products::{self, NewProduct};
-    use crate::repositories::users;
-    use app::model::Role;
+    use crate::repositories::{fixture, products};
 
     #[tokio::test]
     async fn a_batch_is_stored_once_and_an_id_that_is_not_a_uuid_writes_nothing() {
-        let path = std::env::temp_dir().join(format!("flash-orders-{}.db", uuid::Uuid::now_v7()));
-        let db = Db::connect(&format!("sqlite://{}?mode=rwc", path.display()))
-            .await
-            .unwrap();
-        let p = NewProduct {
-            name: "Lamp",
-            price_cents: 100,
-            image: "",
-            stock: 10,
-            sale_start: 0,
-            sale_end: i64::MAX,
-        };
-        let product = products::insert(&db, &p, 0).await.unwrap();
-        let mut ids = Vec::new();
-        for name in ["ann", "bob", "cy"] {
-            let user = users::insert(&db, name, "x", Role::Shopper, 0).await;
-            ids.push(user.unwrap().id);
-        }
+        let (db, product, ids) = fixture::sale(&["ann", "bob", "cy"]).await;
         let order = |user_id| NewOrder {
             order_id: uuid::Uuid::now_v7().to_string(),
             product_id: product,

@@ -61,39 +61,12 @@ impl Buyers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repositories::fixture;
     use crate::repositories::orders::NewOrder;
-    use crate::repositories::products::{self, NewProduct};
-    use crate::repositories::users;
-    use app::model::Role;
-
-    async fn db() -> Db {
-        let path = std::env::temp_dir().join(format!("flash-buyers-{}.db", uuid::Uuid::now_v7()));
-        Db::connect(&format!("sqlite://{}?mode=rwc", path.display()))
-            .await
-            .unwrap()
-    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn one_claim_per_user_seeded_from_the_database() {
-        let db = db().await;
-        let p = NewProduct {
-            name: "Lamp",
-            price_cents: 100,
-            image: "",
-            stock: 10,
-            sale_start: 0,
-            sale_end: i64::MAX,
-        };
-        let product = products::insert(&db, &p, 0).await.unwrap();
-        let mut ids = Vec::new();
-        for name in ["ann", "bob", "cy"] {
-            ids.push(
-                users::insert(&db, name, "x", Role::Shopper, 0)
-                    .await
-                    .unwrap()
-                    .id,
-            );
-        }
+        let (db, product, ids) = fixture::sale(&["ann", "bob", "cy"]).await;
         let order = NewOrder {
             order_id: uuid::Uuid::now_v7().to_string(),
             product_id: product,
