@@ -68,7 +68,7 @@ mod tests {
     async fn one_claim_per_user_seeded_from_the_database() {
         let (db, product, ids) = fixture::sale(&["ann", "bob", "cy"]).await;
         let order = NewOrder {
-            order_id: uuid::Uuid::now_v7().to_string(),
+            order_id: uuid::Uuid::now_v7(),
             product_id: product,
             user_id: ids[0],
             created_at: 0,

@@ -27,11 +27,14 @@ impl Pending {
         let Some(mut list) = self.0.get_mut(&user_id) else {
             return Vec::new();
         };
-        list.retain(|(o, _)| !stored.iter().any(|s| s.order_id == o.order_id));
+        list.retain(|(o, _)| {
+            let id = o.order_id.to_string();
+            !stored.iter().any(|s| s.order_id == id)
+        });
         let queued = list
             .iter()
             .map(|(o, name)| Order {
-                order_id: o.order_id.clone(),
+                order_id: o.order_id.to_string(),
                 product_id: o.product_id,
                 product_name: name.clone(),
                 status: OrderStatus::Queued,

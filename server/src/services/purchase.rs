@@ -287,12 +287,12 @@ impl Pipeline {
             return Err(sold_out());
         }
         let order = NewOrder {
-            order_id: uuid::Uuid::now_v7().to_string(),
+            order_id: uuid::Uuid::now_v7(),
             product_id,
             user_id: user.user_id,
             created_at: now,
         };
-        let order_id = order.order_id.clone();
+        let order_id = order.order_id.to_string();
         let status = match self.queue.submit(order.clone()).await {
             Ok(Enqueued::Confirmed) => OrderStatus::Confirmed,
             Ok(Enqueued::Queued) => {

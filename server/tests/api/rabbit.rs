@@ -61,7 +61,7 @@ async fn a_consumer_killed_between_insert_and_ack_creates_no_duplicate() {
         .unwrap();
     let batch = futures::future::join_all(users.iter().map(|&u| {
         queue.submit(NewOrder {
-            order_id: uuid::Uuid::now_v7().to_string(),
+            order_id: uuid::Uuid::now_v7(),
             product_id: p,
             user_id: u,
             created_at: now,
