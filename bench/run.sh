@@ -7,10 +7,11 @@
 #            Exits non-zero when the books are wrong: oversold or duplicates ≠ 0, orders ≠ units.
 #   seed     the seed's settings (token buckets 1/ms, burst 1,000) selling 10,000 units to 12,000
 #            shoppers. Exits non-zero on oversold or duplicates.
-#   ratio    wrk, in one run, against an axum hello-world (before and after, averaged) and against
-#            the purchase path (all checks, token buckets open): the winning path (units left) and
-#            the losing one (sold out), at 64 and 256 connections; each purchase request is a distinct shopper with a
-#            fresh pass. The top-level keys are the 256-connection figures.
+#   ratio    wrk, in one run, against an axum hello-world (before and after the purchase runs:
+#            hello_rps and hello_p99_ms are the means of the two) and against the purchase path
+#            (all checks, token buckets open): the winning path (units left) and the losing one
+#            (sold out), at 64 and 256 connections; each purchase request is a distinct shopper
+#            with a fresh pass. The top-level keys are the 256-connection figures.
 #   cluster  the sale on the loopback cluster of bench/cluster.sh (3 nodes on BENCH_PORT+1..3,
 #            2 stock owners on BENCH_PORT+101..102, 2 consumers): the shoppers are spread over
 #            the nodes round-robin, as a load balancer would. Same sizes and verdict as sale.

@@ -104,22 +104,21 @@ async fn main() -> anyhow::Result<()> {
     let requests = crowd.purchase_requests(&shoppers, passes);
 
     let start = Instant::now();
-    let (watcher, stop_watching) = report::watch_commits(&db, product, start);
+    let (watcher, expect) = report::watch_commits(&db, product, start);
     let samples = crowd.purchases(requests, start).await?;
     let accepted = samples.iter().filter(|s| s.outcome == "accepted").count() as i64;
-    let sold_out_at = samples
-        .iter()
-        .filter(|s| s.outcome == "accepted")
-        .map(|s| s.at_ms + s.latency_ms)
-        .fold(0.0, f64::max)
-        / 1000.0;
-    let last_answer = samples
-        .iter()
-        .map(|s| s.at_ms + s.latency_ms)
-        .fold(0.0, f64::max)
-        / 1000.0;
-    report::settle(&db, product, accepted).await?;
-    stop_watching.store(true, std::sync::atomic::Ordering::Relaxed);
+    // Seconds from the start to the last answer of those chosen.
+    let last_of = |chosen: &dyn Fn(&crowd::Sample) -> bool| {
+        samples
+            .iter()
+            .filter(|s| chosen(s))
+            .map(|s| s.at_ms + s.latency_ms)
+            .fold(0.0, f64::max)
+            / 1000.0
+    };
+    let sold_out_at = last_of(&|s| s.outcome == "accepted");
+    let last_answer = last_of(&|_| true);
+    expect.store(accepted, std::sync::atomic::Ordering::Relaxed);
     let commits = watcher.await?;
     let last_commit = report::last_commit(&commits);
     let books = report::books(&db, product).await?;

@@ -5,7 +5,7 @@ use crate::crowd::Sample;
 use plotters::prelude::*;
 use server::repositories::Db;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,24 +46,6 @@ async fn committed(db: &Db, product: i64) -> anyhow::Result<i64> {
     Ok(p.sold)
 }
 
-/// Waits until the database holds `expected` orders (or the count stops changing for 5 s, or 5
-/// minutes pass), while `watch_commits` keeps sampling it.
-pub async fn settle(db: &Db, product: i64, expected: i64) -> anyhow::Result<()> {
-    let (mut seen, mut changed_at) = (-1, Instant::now());
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let n = committed(db, product).await?;
-        if n != seen {
-            (seen, changed_at) = (n, Instant::now());
-        }
-        let quiet = changed_at.elapsed() > Duration::from_secs(5);
-        if n >= expected || quiet || Instant::now() > deadline {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// When the last order was committed: the first sample of the watcher that saw the final count
 /// (to within its sampling interval). Read from the samples, not from a poll started after the
 /// crowd: the crowd's last answers (the losers', after the sale) came in after the last commit,
@@ -85,26 +67,47 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-/// Counts the product's orders in the database every 10 ms from `start` until told to stop:
-/// (seconds since `start`, orders), for the "committed per second" line of the plot.
+/// Counts the product's orders in the database every 10 ms from `start`: (seconds since
+/// `start`, orders), for `last_commit` and the "committed per second" line of the plot. Runs until
+/// it is told how many orders to expect (through the returned cell; `i64::MAX` until then) and
+/// the database holds them, or, after that, the count has not changed for 5 s or 5 minutes
+/// have passed.
 pub fn watch_commits(
     db: &Db,
     product: i64,
     start: Instant,
-) -> (tokio::task::JoinHandle<Vec<(f64, i64)>>, Arc<AtomicBool>) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let (db, flag) = (db.clone(), stop.clone());
+) -> (tokio::task::JoinHandle<Vec<(f64, i64)>>, Arc<AtomicI64>) {
+    let expected = Arc::new(AtomicI64::new(i64::MAX));
+    let (db, target) = (db.clone(), expected.clone());
     let task = tokio::spawn(async move {
-        let mut seen = Vec::new();
-        while !flag.load(Ordering::Relaxed) {
+        let mut seen: Vec<(f64, i64)> = Vec::new();
+        let (mut changed_at, mut told_at) = (Instant::now(), None::<Instant>);
+        loop {
+            let told = target.load(Ordering::Relaxed);
+            if told != i64::MAX && told_at.is_none() {
+                told_at = Some(Instant::now());
+            }
             if let Ok(n) = committed(&db, product).await {
+                if seen.last().is_none_or(|&(_, last)| last != n) {
+                    changed_at = Instant::now();
+                }
                 seen.push((start.elapsed().as_secs_f64(), n));
+                if n >= told {
+                    break;
+                }
+            }
+            // Quiet or overdue, counted from when the crowd was done at the earliest.
+            if let Some(t) = told_at {
+                let quiet = t.max(changed_at).elapsed() > Duration::from_secs(5);
+                if quiet || t.elapsed() > Duration::from_secs(300) {
+                    break;
+                }
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         seen
     });
-    (task, stop)
+    (task, expected)
 }
 
 /// One time step of the plot (and of the report's `timeline`).
