@@ -19,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http_body_util::BodyExt;
 use leptos::prelude::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::sync::Arc;
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::sync::{Arc, OnceLock};
 
 /// What every request sees. axum clones the state for each handler and middleware, so it is
 /// one `Arc`: cloning the fields themselves (a dozen `Arc`s, the Leptos options, a `String`) was
@@ -53,7 +53,7 @@ impl FromRef<AppState> for LeptosOptions {
 
 pub fn router(state: AppState) -> Router {
     let backend: Arc<dyn app::api::Backend> = Arc::new(state.backend.clone());
-    let routes = generate_route_list(app::App);
+    let routes = route_list().to_vec();
     let leptos = state.leptos.clone();
     let context = move || leptos::prelude::provide_context(backend.clone());
     Router::new()
@@ -72,6 +72,14 @@ pub fn router(state: AppState) -> Router {
         >(context, app::shell))
         .layer(mw::from_fn_with_state(state.clone(), gate))
         .with_state(state)
+}
+
+/// The app's routes, found once per process. Finding them renders the app with resource loads
+/// suppressed by a process-wide flag (leptos#4773): a page rendered in this process meanwhile,
+/// as by a second server built beside a running one, would wait forever on its resources.
+fn route_list() -> &'static [AxumRouteListing] {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App))
 }
 
 /// Everything in front of the routes, in one layer: five `from_fn` layers each boxed, cloned and

@@ -6,6 +6,7 @@ mod cluster;
 mod faults;
 mod harness;
 mod helpers;
+mod pages;
 mod pipeline;
 mod rabbit;
 mod refusals;
