@@ -11,7 +11,9 @@
 #            hello_rps and hello_p99_ms are the means of the two) and against the purchase path
 #            (all checks, token buckets open): the winning path (units left) and the losing one
 #            (sold out), at 64 and 256 connections; each purchase request is a distinct shopper
-#            with a fresh pass. The top-level keys are the 256-connection figures.
+#            with a fresh pass. The top-level keys are the 256-connection figures. The
+#            hello-world is also sent the sold-out run's own requests (*_same_requests keys), so
+#            that wrk's cost per request is alike on both sides of that ratio.
 #   cluster  the sale on the loopback cluster of bench/cluster.sh (3 nodes on BENCH_PORT+1..3,
 #            2 stock owners on BENCH_PORT+101..102, 2 consumers): the shoppers are spread over
 #            the nodes round-robin, as a load balancer would. Same sizes and verdict as sale.
@@ -145,7 +147,7 @@ outcomes() {
 # What a run added: BEFORE AFTER (files of `outcomes`) → "accepted 123" lines.
 outcomes_added() { join -a 2 -e 0 -o 0,1.2,2.2 "$1" "$2" | awk '$3 > $2 { print $1, $3 - $2 }'; }
 as_json() { awk '{ printf "%s\"%s\": %s", sep, $1, $2; sep=", " }' "$1"; }
-errors() { awk '/Socket errors:/ { gsub(/,/,""); print $4+$6+$8+$10; f=1 } END { if (!f) print 0 }' "$1"; }
+errors() { awk '/Socket errors:/ { gsub(/,/,""); n += $4+$6+$8+$10 } END { print n+0 }' "$@"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a/b }'; }
 mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (a + b) / 2 }'; }
 # The outcome of most answers of a run, for the sanity check below.
@@ -179,6 +181,15 @@ perf_report() {
   echo "profile: $out/$1.perf.txt"
 }
 
+# The hello-world twice: a plain GET (wrk's own fast path: the baseline of the targets), and the
+# sold-out run's script, the very requests of the purchase runs (one shopper each, cookie, body),
+# which puts wrk's cost per request on both sides of the ratio alike.
+hello_runs() { # CONNECTIONS SUFFIX ("" before the purchase runs, 2 after)
+  local tag=$2
+  wrk -t2 -c"$1" -d"$duration" --latency "http://127.0.0.1:$((port + 1))/" >"$out/ratio-hello$tag-$1.txt"
+  wrk -t2 -c"$1" -d"$duration" --latency -s "$out/ratio-lose-$1.lua" "http://127.0.0.1:$((port + 1))" -- 2 \
+    >"$out/ratio-hello-same$tag-$1.txt"
+}
 declare -A level
 for c in 64 256; do
   for path in win lose; do
@@ -186,7 +197,7 @@ for c in 64 256; do
     "$bin/loadgen" --base-url "http://127.0.0.1:$port" --units "$u" --users "$users" \
       --concurrency 256 --scenario "ratio-$path-$c" --prepare-wrk --out "$out/ratio-$path-$c.lua"
   done
-  wrk -t2 -c"$c" -d"$duration" --latency "http://127.0.0.1:$((port + 1))/" >"$out/ratio-hello-$c.txt"
+  hello_runs "$c" ""
   for f in win lose; do
     outcomes >"$out/ratio-$f-$c.before"
     [ "$c" = 256 ] && perf_during "ratio-$f"
@@ -197,7 +208,7 @@ for c in 64 256; do
   done
   # The baseline again after the purchase runs: this box's speed drifts by 20 % or more within
   # minutes, and the mean of a run before and one after is what the purchase runs are held to.
-  wrk -t2 -c"$c" -d"$duration" --latency "http://127.0.0.1:$((port + 1))/" >"$out/ratio-hello2-$c.txt"
+  hello_runs "$c" 2
   for f in win lose; do
     sent=$(awk '/ requests in / { print $1 }' "$out/ratio-$f-$c.txt")
     if [ "$sent" -gt "$users" ]; then
@@ -214,15 +225,18 @@ for c in 64 256; do
   done
   h1=$(rps "$out/ratio-hello-$c.txt"); h2=$(rps "$out/ratio-hello2-$c.txt")
   h=$(mean "$h1" "$h2"); w=$(rps "$out/ratio-win-$c.txt"); l=$(rps "$out/ratio-lose-$c.txt")
+  s1=$(rps "$out/ratio-hello-same-$c.txt"); s2=$(rps "$out/ratio-hello-same2-$c.txt"); hs=$(mean "$s1" "$s2")
   level[$c]="\"hello_rps\": $h, \"purchase_rps\": $w, \"soldout_rps\": $l,
     \"ratio_purchase\": $(ratio "$w" "$h"), \"ratio_soldout\": $(ratio "$l" "$h"),
     \"hello_rps_before_after\": [$h1, $h2],
+    \"hello_same_requests_rps\": $hs, \"hello_same_requests_rps_before_after\": [$s1, $s2],
+    \"ratio_purchase_same_requests\": $(ratio "$w" "$hs"), \"ratio_soldout_same_requests\": $(ratio "$l" "$hs"),
     \"hello_p99_ms\": $(mean "$(p99_ms "$out/ratio-hello-$c.txt")" "$(p99_ms "$out/ratio-hello2-$c.txt")"),
     \"purchase_p99_ms\": $(p99_ms "$out/ratio-win-$c.txt"),
     \"soldout_p99_ms\": $(p99_ms "$out/ratio-lose-$c.txt"),
     \"purchase_outcomes\": {$(as_json "$out/ratio-win-$c.outcomes")},
     \"soldout_outcomes\": {$(as_json "$out/ratio-lose-$c.outcomes")},
-    \"socket_errors\": $(($(errors "$out/ratio-hello-$c.txt") + $(errors "$out/ratio-hello2-$c.txt") + $(errors "$out/ratio-win-$c.txt") + $(errors "$out/ratio-lose-$c.txt")))"
+    \"socket_errors\": $(errors "$out"/ratio-{hello,hello2,hello-same,hello-same2,win,lose}-"$c".txt)"
 done
 cat >"$out/ratio.json" <<JSON
 {
