@@ -185,10 +185,9 @@ perf_report() {
 # sold-out run's script, the very requests of the purchase runs (one shopper each, cookie, body),
 # which puts wrk's cost per request on both sides of the ratio alike.
 hello_runs() { # CONNECTIONS SUFFIX ("" before the purchase runs, 2 after)
-  local tag=$2
-  wrk -t2 -c"$1" -d"$duration" --latency "http://127.0.0.1:$((port + 1))/" >"$out/ratio-hello$tag-$1.txt"
+  wrk -t2 -c"$1" -d"$duration" --latency "http://127.0.0.1:$((port + 1))/" >"$out/ratio-hello$2-$1.txt"
   wrk -t2 -c"$1" -d"$duration" --latency -s "$out/ratio-lose-$1.lua" "http://127.0.0.1:$((port + 1))" -- 2 \
-    >"$out/ratio-hello-same$tag-$1.txt"
+    >"$out/ratio-hello-same$2-$1.txt"
 }
 declare -A level
 for c in 64 256; do
