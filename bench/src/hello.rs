@@ -17,6 +17,7 @@ async fn hello() -> &'static str {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let addr = std::env::var("HELLO_ADDR").unwrap_or_else(|_| "127.0.0.1:3901".into());
+    // "/" stays a route of its own: the plain-GET baseline takes the same path as it always did.
     let app = Router::new().route("/", get(hello)).fallback(hello);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("hello-world baseline on http://{addr}");

@@ -89,14 +89,17 @@ pub async fn write_batch(db: &Db, orders: &[NewOrder]) -> Result<Vec<Written>, s
             q = q.bind(o.order_id.to_string());
         }
         for row in q.fetch_all(&mut *tx).await? {
-            present.insert(col::<String>(&row, "id")?);
+            // The rows asked for are ours, so their ids are UUIDs; compared as such, not as text.
+            if let Ok(id) = uuid::Uuid::try_parse(&col::<String>(&row, "id")?) {
+                present.insert(id);
+            }
         }
     }
     tx.commit().await?;
     Ok(orders
         .iter()
         .map(|o| {
-            if present.contains(&o.order_id.to_string()) {
+            if present.contains(&o.order_id) {
                 Written::Stored
             } else {
                 Written::Duplicate

@@ -29,12 +29,15 @@ async fn pages_render_while_other_servers_start_in_the_same_process() {
     let mut pages = 0;
     while !builder.is_finished() || pages < 20 {
         for path in ["/".to_string(), format!("/product/{id}")] {
-            let r = http.get(app.url(&path)).send().await;
-            let body = match r {
-                Ok(r) => r.text().await,
-                Err(e) => Err(e),
-            };
-            let html = body.unwrap_or_else(|e| panic!("{path} after {pages} pages: {e}"));
+            let stalled = |e: reqwest::Error| format!("{path} after {pages} pages: {e}");
+            let r = http
+                .get(app.url(&path))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{}", stalled(e)));
+            let status = r.status();
+            let html = r.text().await.unwrap_or_else(|e| panic!("{}", stalled(e)));
+            assert_eq!(status, reqwest::StatusCode::OK, "{path}: {html}");
             assert!(html.contains("</html>"), "{path}: {html}");
             pages += 1;
         }
