@@ -36,14 +36,18 @@ fi
 have_leptos="$(cargo leptos --version 2>/dev/null | awk '{print $NF}' || true)"
 if [ "$have_leptos" != "$CARGO_LEPTOS_VERSION" ]; then
   flash_log "installing cargo-leptos $CARGO_LEPTOS_VERSION (found: ${have_leptos:-none}); this takes ~25 min on 2 cores"
-  cargo install cargo-leptos --locked --version "$CARGO_LEPTOS_VERSION"
+  # A relaxed release profile for the install only: the tool's own lto + one codegen unit make its
+  # final link ~10 min single-threaded; without them the install is far shorter and the tool the same.
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install cargo-leptos --locked --version "$CARGO_LEPTOS_VERSION"
 fi
 
 have_bindgen="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
 if [ "$have_bindgen" != "$WASM_BINDGEN_VERSION" ]; then
   flash_log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (found: ${have_bindgen:-none}); ~4 min"
   # Not --locked: its lock file wants a crate version the registry here does not serve.
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
 # --- wasm-opt (binaryen from npm, into the git-ignored .tools/) ----------------------------------

@@ -1,10 +1,13 @@
-//! `AppError`: the server's one error type. Refusals carry their code to the client; internal
-//! failures are logged here and shown only as "internal error".
+//! `AppError`: the server's one error type. Refusals carry their code to the client; an internal
+//! failure is shown only as "internal error", and its detail is logged once, with its route, by
+//! the request middleware (`controllers::gate`, through [`watch`]).
 
 use app::model::{ApiError, ErrorCode};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use std::cell::RefCell;
+use std::future::Future;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -20,13 +23,40 @@ impl AppError {
     pub fn code(code: ErrorCode, message: impl Into<String>) -> Self {
         AppError::Api(ApiError::new(code, message))
     }
+}
 
-    /// Into the shape the server functions speak; internal details stay in the log.
-    pub fn into_api(self) -> ApiError {
-        match self {
+tokio::task_local! {
+    /// The detail of the internal failure a request ended in, for the middleware to log.
+    static FAILURE: RefCell<Option<String>>;
+}
+
+/// Runs one request, and returns the detail of the internal failure it ended in, if any.
+pub async fn watch<F: Future>(request: F) -> (F::Output, Option<String>) {
+    FAILURE
+        .scope(RefCell::new(None), async {
+            let out = request.await;
+            (out, FAILURE.with(|f| f.borrow_mut().take()))
+        })
+        .await
+}
+
+fn report(detail: String) {
+    let unwatched = FAILURE
+        .try_with(|f| f.borrow_mut().replace(detail.clone()))
+        .is_err();
+    // Outside a watched request (a task of its own, a test): nobody else will log it.
+    if unwatched {
+        tracing::error!(error = %detail, "internal error");
+    }
+}
+
+/// Into the shape the server functions and peers speak; internal details stay in the log.
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
             AppError::Api(e) | AppError::RateLimited(e, _) => e,
             AppError::Internal(e) => {
-                tracing::error!(error = %format!("{e:#}"), "internal error");
+                report(format!("{e:#}"));
                 ApiError::internal()
             }
         }
@@ -51,7 +81,7 @@ impl IntoResponse for AppError {
             AppError::RateLimited(_, secs) => Some(*secs),
             _ => None,
         };
-        let body = self.into_api();
+        let body = ApiError::from(self);
         let status =
             StatusCode::from_u16(body.error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = (status, Json(body)).into_response();
@@ -64,3 +94,21 @@ impl IntoResponse for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_internal_failure_reaches_the_watcher_once_and_the_client_not_at_all() {
+        let (answer, failure) =
+            watch(async { ApiError::from(AppError::Internal(anyhow::anyhow!("disk on fire"))) })
+                .await;
+        assert_eq!(answer.error, ErrorCode::Internal);
+        assert!(!answer.message.contains("disk"));
+        assert_eq!(failure.as_deref(), Some("disk on fire"));
+        let (_, none) =
+            watch(async { ApiError::from(AppError::code(ErrorCode::SoldOut, "x")) }).await;
+        assert_eq!(none, None);
+    }
+}

@@ -1,13 +1,14 @@
 //! Flash Sale backend: the purchase pipeline, its storage, and the axum routes in front of it.
+//! `ARCHITECTURE.md` (at the repository root) maps the modules and the path of a purchase.
 #![recursion_limit = "512"]
 
-pub mod backend;
 pub mod config;
 pub mod controllers;
 pub mod error;
+pub mod ids;
 pub mod metrics;
+pub mod processes;
 pub mod repositories;
-pub mod roles;
 pub mod services;
 pub mod startup;
 pub mod telemetry;

@@ -60,11 +60,11 @@ async fn main() -> anyhow::Result<()> {
             anyhow::bail!("a node needs FLASH_NODES, FLASH_NODE_ID and AMQP_URL (see README)")
         }
         Command::Stock => {
-            let owner = server::roles::StockOwner::build(&cfg).await?;
+            let owner = server::processes::StockOwner::build(&cfg).await?;
             println!("Stock owner is ready at http://{}", owner.local_addr()?);
             owner.run_until(shutdown_signal()).await
         }
-        Command::Consumer => server::roles::run_consumer(&cfg, shutdown_signal()).await,
+        Command::Consumer => server::processes::run_consumer(&cfg, shutdown_signal()).await,
         command @ (Command::Serve | Command::Node) => {
             if matches!(command, Command::Node) {
                 cfg.run_consumer = false;
@@ -76,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
             app.run_until(shutdown_signal()).await
         }
         Command::Blacklist { action } => {
-            let db = Db::connect(&cfg.database_url).await?;
+            let db = Db::connect(cfg.database_url()).await?;
             let now = server::now_ms();
             match action {
                 BlacklistAction::Add { user_id, reason } => {
@@ -106,7 +106,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Reconcile => {
-            let db = Db::connect(&cfg.database_url).await?;
+            let db = Db::connect(cfg.database_url()).await?;
             let n = products::reconcile(&db).await?;
             println!("reconciled: {n} products had leased but unsold units returned");
             Ok(())

@@ -1,30 +1,29 @@
-//! Builds the whole server from `Config`: storage, every pipeline stage, the routes and the
-//! housekeeping task; runs it until a shutdown signal, then drains the queue and hands unsold
-//! leased stock back.
+//! Builds the whole server from `Config`: storage, the services, the routes; runs it until a
+//! shutdown signal, then drains the queue and hands unsold leased stock back.
 
-use crate::backend::PipelineBackend;
 use crate::config::Config;
 use crate::controllers::{self, AppState, Shared};
 use crate::now_ms;
 use crate::repositories::{demo, products, Db, DbKind};
 use crate::services::accounts::{hash_password, Accounts};
+use crate::services::auth::Authenticator;
 use crate::services::blacklist::Blacklist;
-use crate::services::buyers::Buyers;
 use crate::services::captcha::Captchas;
+use crate::services::catalog::Catalog;
 use crate::services::cookie::CookieCodec;
 use crate::services::cooldown::Cooldown;
 use crate::services::forward::Forwarder;
 use crate::services::limiter::Limiters;
-use crate::services::orders;
+use crate::services::monitor::Monitor;
+use crate::services::operations::Operations;
 use crate::services::peers::Peers;
-use crate::services::pending::Pending;
-use crate::services::purchase::Pipeline;
-use crate::services::queue::rabbit::{RabbitQueue, Topology};
+use crate::services::queue::rabbit::{self, RabbitQueue, Topology};
 use crate::services::queue::{EmbeddedQueue, OrderQueue};
+use crate::services::sale::{LocalSale, Sale, SaleStages};
 use crate::services::stock::{RemoteStock, Stock, StockControl};
-use crate::services::window::Catalog;
 use axum::Router;
 use leptos::prelude::LeptosOptions;
+use secrecy::ExposeSecret;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,10 +34,9 @@ use tokio::task::JoinHandle;
 pub struct Application {
     listener: TcpListener,
     router: Router,
-    pipeline: Pipeline,
+    stock: StockControl,
     queue_task: JoinHandle<()>,
     consumer: Option<(tokio::sync::watch::Sender<bool>, JoinHandle<()>)>,
-    housekeeping: JoinHandle<()>,
 }
 
 /// Leptos options for running without cargo-leptos (tests, the bare binary).
@@ -60,7 +58,7 @@ pub fn leptos_options(cfg: &Config) -> LeptosOptions {
 impl Application {
     pub async fn build(cfg: Config, leptos: LeptosOptions) -> anyhow::Result<Self> {
         announce(&cfg);
-        let db = Db::connect(&cfg.database_url).await?;
+        let db = Db::connect(cfg.database_url()).await?;
         if cfg.demo_data && demo::seed(&db, now_ms(), hash_password).await? {
             tracing::info!("seeded demo data: shopper alice / admin admin (see README)");
         }
@@ -75,42 +73,53 @@ impl Application {
                 );
             }
         }
+        let previous: Vec<String> = cfg
+            .previous_secrets
+            .iter()
+            .map(|s| s.expose_secret().to_string())
+            .collect();
         let cookies = CookieCodec::new(
-            &cfg.secret,
-            &cfg.previous_secrets,
+            cfg.secret.expose_secret(),
+            &previous,
             cfg.session_ttl,
             cfg.secure_cookies,
         );
         let limiters = Limiters::new(&cfg.rate_limits);
         let metrics = crate::metrics::Metrics::new()?;
         let (queue, queue_task, consumer) = start_queue(&cfg, &db, &metrics).await?;
-        let pipeline = Pipeline {
+        let catalog = Catalog::new(db.clone(), cfg.preview.as_millis() as i64);
+        let blacklist = Blacklist::load(db.clone()).await?;
+        let stock = stock_control(&cfg, &db)?;
+        let local = LocalSale::new(SaleStages {
             db: db.clone(),
-            cookies: cookies.clone(),
+            catalog: catalog.clone(),
+            blacklist: blacklist.clone(),
             cooldown: Cooldown::new(cfg.user_interval),
-            blacklist: Blacklist::load(db.clone()).await?,
-            catalog: Catalog::new(db.clone(), cfg.preview.as_millis() as i64),
             captchas: Captchas::new(
-                &cfg.secret,
+                cfg.secret.expose_secret(),
                 cfg.captcha_ttl.as_millis() as i64,
                 cfg.pass_ttl.as_millis() as i64,
                 cfg.captcha_test_answer.clone(),
             ),
-            stock: stock_control(&cfg, &db)?,
+            stock: stock.clone(),
             queue,
-            pending: Pending::default(),
-            buyers: Buyers::new(db.clone()),
-            metrics,
-            forwarder: Forwarder::new(&cfg.cluster)?,
-        };
-        let accounts = Accounts::new(db, cookies, limiters.clone())?;
-        let housekeeping = tokio::spawn(housekeeping(pipeline.clone(), limiters.clone()));
+            metrics: metrics.clone(),
+        });
         let state = AppState(Arc::new(Shared {
-            backend: PipelineBackend {
-                pipeline: pipeline.clone(),
-                accounts,
-            },
+            auth: Authenticator::new(cookies.clone()),
+            accounts: Accounts::new(db.clone(), cookies, limiters.clone())?,
+            operations: Operations::new(
+                db.clone(),
+                catalog.clone(),
+                local.clone(),
+                blacklist,
+                metrics.clone(),
+            ),
+            monitor: Monitor::new(db, local.clone(), limiters.clone(), metrics.clone()),
+            sale: Sale::new(local, Forwarder::new(&cfg.cluster)?),
+            catalog,
             limiters,
+            metrics,
             leptos,
             max_body: cfg.max_body_bytes,
             internal_secret: cfg
@@ -123,10 +132,9 @@ impl Application {
         Ok(Application {
             listener,
             router: controllers::router(state),
-            pipeline,
+            stock,
             queue_task,
             consumer,
-            housekeeping,
         })
     }
 
@@ -143,19 +151,16 @@ impl Application {
         let Application {
             listener,
             router,
-            pipeline,
+            stock,
             queue_task,
             consumer,
-            housekeeping,
         } = self;
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        // The last queue handle goes with the router's services: then the batcher writes what it
+        // holds and ends.
         axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await?;
-        housekeeping.abort();
-        let stock = pipeline.stock.clone();
-        // The last queue handle goes with the pipeline: the batcher writes what it holds and ends.
-        drop(pipeline);
         if tokio::time::timeout(Duration::from_secs(30), queue_task)
             .await
             .is_err()
@@ -175,9 +180,9 @@ impl Application {
 /// Its own leases, or the `stock` processes of `FLASH_STOCK_NODES`.
 fn stock_control(cfg: &Config, db: &Db) -> anyhow::Result<StockControl> {
     let owners = cfg.cluster.stock_nodes.clone();
-    match cfg.cluster.internal_secret.as_deref() {
+    match cfg.cluster.internal_secret.as_ref() {
         Some(secret) if !owners.is_empty() => Ok(StockControl::Remote(RemoteStock::new(
-            Peers::new(owners, secret, cfg.cluster.peer_timeout)?,
+            Peers::new(owners, secret.expose_secret(), cfg.cluster.peer_timeout)?,
         ))),
         _ => Ok(StockControl::Local(Stock::new(db.clone(), cfg.stock_block))),
     }
@@ -202,7 +207,7 @@ async fn consume_on_own_pool(
             Err(_) => return,
         }
     };
-    orders::consume(db, topology, prefetch, metrics, stopped).await;
+    rabbit::consume(db, topology, prefetch, metrics, stopped).await;
 }
 
 /// The embedded group-commit queue, or RabbitMQ (plus its consumer) when `AMQP_URL` is set.
@@ -211,7 +216,7 @@ async fn start_queue(
     db: &Db,
     metrics: &crate::metrics::Metrics,
 ) -> anyhow::Result<(Arc<dyn OrderQueue>, JoinHandle<()>, Consumer)> {
-    let Some(url) = cfg.amqp_url.clone() else {
+    let Some(url) = cfg.amqp_url().map(String::from) else {
         let (queue, task) =
             EmbeddedQueue::start(db.clone(), cfg.batch_max, cfg.batch_linger, metrics.clone());
         return Ok((Arc::new(queue), task, None));
@@ -224,7 +229,11 @@ async fn start_queue(
         RabbitQueue::start(topology.clone(), cfg.batch_max, cfg.batch_linger).await?;
     let consumer = cfg.run_consumer.then(|| {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let (url, prefetch, metrics) = (cfg.database_url.clone(), cfg.prefetch, metrics.clone());
+        let (url, prefetch, metrics) = (
+            cfg.database_url().to_string(),
+            cfg.prefetch,
+            metrics.clone(),
+        );
         // Its own thread, runtime and pool: as one task among thousands of connections' it
         // waited behind all of them at each of its database round trips, and fell seconds
         // behind a sale. A thread of its own gets its share of the CPU from the kernel.
@@ -245,7 +254,13 @@ async fn start_queue(
 }
 
 fn announce(cfg: &Config) {
-    tracing::info!(config = ?cfg, "starting");
+    let redact = crate::config::redact_url;
+    tracing::info!(
+        database = %redact(cfg.database_url()),
+        amqp = ?cfg.amqp_url().map(redact),
+        config = ?cfg,
+        "starting"
+    );
     if cfg.using_dev_secret {
         tracing::warn!(
             "FLASH_SECRET is not set: using the development secret. Never do this in production."
@@ -258,34 +273,6 @@ fn announce(cfg: &Config) {
     }
     if !cfg.rate_limits.enabled {
         tracing::warn!("FLASH_RATE_LIMITS=off: token buckets are disabled (benchmark mode)");
-    }
-}
-
-/// Keeps the in-memory state fresh and bounded.
-async fn housekeeping(pipeline: Pipeline, limiters: Limiters) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut n: u64 = 0;
-    loop {
-        tick.tick().await;
-        n += 1;
-        let now = now_ms();
-        if let Err(e) = pipeline.blacklist.refresh().await {
-            tracing::warn!(error = %e, "blacklist refresh failed");
-        }
-        // Walking maps of hundreds of thousands of entries takes milliseconds: on a blocking
-        // thread, the requests queued on this worker do not wait for it.
-        let p = pipeline.clone();
-        let swept = tokio::task::spawn_blocking(move || {
-            p.cooldown.sweep(now);
-            p.captchas.sweep(now);
-            p.pending.sweep(now);
-        });
-        if let Err(e) = swept.await {
-            tracing::error!(error = %e, "sweep failed");
-        }
-        if n.is_multiple_of(10) {
-            limiters.sweep();
-        }
     }
 }
 

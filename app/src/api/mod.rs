@@ -3,17 +3,17 @@
 
 mod admin;
 mod auth;
-mod orders;
 #[cfg(feature = "ssr")]
 mod port;
 mod products;
+mod sale;
 
 pub use admin::*;
 pub use auth::*;
-pub use orders::*;
 #[cfg(feature = "ssr")]
 pub use port::{Backend, SessionCookie};
 pub use products::*;
+pub use sale::*;
 
 #[cfg(feature = "ssr")]
 mod ssr {

@@ -2,6 +2,7 @@
 //! authenticates calls between them. Empty lists mean one all-in-one process.
 
 use super::{millis, parse, ConfigError, Env};
+use secrecy::SecretString;
 use std::time::Duration;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -11,7 +12,7 @@ pub struct Peer {
     pub url: String,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Cluster {
     /// Every validation node on the ring, this one included.
     pub nodes: Vec<Peer>,
@@ -19,19 +20,8 @@ pub struct Cluster {
     pub vnodes: u32,
     /// Stock owners (`http://host:port`); empty → this process controls stock itself.
     pub stock_nodes: Vec<String>,
-    pub internal_secret: Option<String>,
+    pub internal_secret: Option<SecretString>,
     pub peer_timeout: Duration,
-}
-
-impl std::fmt::Debug for Cluster {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster")
-            .field("nodes", &self.nodes)
-            .field("node_id", &self.node_id)
-            .field("vnodes", &self.vnodes)
-            .field("stock_nodes", &self.stock_nodes)
-            .finish_non_exhaustive()
-    }
 }
 
 fn invalid(name: &'static str, value: &str, why: &str) -> ConfigError {
@@ -105,7 +95,7 @@ impl Cluster {
             node_id,
             vnodes: parse(env, "FLASH_VNODES", crate::services::ring::DEFAULT_VNODES)?.max(1),
             stock_nodes,
-            internal_secret,
+            internal_secret: internal_secret.map(SecretString::from),
             peer_timeout: millis(env, "FLASH_PEER_TIMEOUT_MS", 2_000)?,
         };
         if cluster.is_distributed() && cluster.internal_secret.is_none() {

@@ -1,16 +1,17 @@
-//! The admin JSON API: the same operations as the admin pages, for tools. Every route checks
-//! the role on the server: 401 without login, 403 for a shopper.
+//! The admin JSON API: the same operations as the admin pages, for tools. Every route takes the
+//! [`Admin`] proof: 401 without login, 403 for a shopper.
 
-use super::api::{Body, ProductId};
+use super::extract::Body;
 use super::AppState;
 use crate::error::{AppError, AppResult};
+use crate::ids::ProductId;
+use crate::services::auth::Admin;
 use app::model::{
-    ApiError, BlacklistEntry, Dashboard, ErrorCode, OrderFilter, OrdersPage, Product, ProductForm,
-    Role,
+    BlacklistEntry, Dashboard, ErrorCode, OrderFilter, OrdersPage, Product, ProductForm,
 };
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::{header, request::Parts, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -36,52 +37,30 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/dashboard/{id}", get(dashboard))
 }
 
-/// An admin, or 401 / 403.
-pub struct Admin;
-
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let user = state.backend.pipeline.authenticate(&parts.headers)?;
-        if user.role == Role::Admin {
-            Ok(Admin)
-        } else {
-            Err(AppError::Api(ApiError::forbidden()))
-        }
-    }
-}
-
-async fn products(_: Admin, State(s): State<AppState>) -> AppResult<Json<Vec<Product>>> {
-    Ok(Json(s.backend.pipeline.products().await?))
+async fn products(a: Admin, State(s): State<AppState>) -> AppResult<Json<Vec<Product>>> {
+    Ok(Json(s.operations.products(&a).await?))
 }
 
 async fn create(
-    _: Admin,
+    a: Admin,
     State(s): State<AppState>,
     Body(f): Body<ProductForm>,
 ) -> AppResult<(StatusCode, Json<Product>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(s.backend.pipeline.create_product(&f).await?),
-    ))
+    let created = s.operations.create_product(&a, &f).await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 async fn update(
-    _: Admin,
+    a: Admin,
     State(s): State<AppState>,
-    ProductId(id): ProductId,
+    id: ProductId,
     Body(f): Body<ProductForm>,
 ) -> AppResult<Json<Product>> {
-    Ok(Json(s.backend.pipeline.update_product(id, &f).await?))
+    Ok(Json(s.operations.update_product(&a, id, &f).await?))
 }
 
-async fn remove(
-    _: Admin,
-    State(s): State<AppState>,
-    ProductId(id): ProductId,
-) -> AppResult<StatusCode> {
-    s.backend.pipeline.delete_product(id).await?;
+async fn remove(a: Admin, State(s): State<AppState>, id: ProductId) -> AppResult<StatusCode> {
+    s.operations.delete_product(&a, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -91,19 +70,19 @@ fn filter(q: Result<Query<OrderFilter>, QueryRejection>) -> AppResult<OrderFilte
 }
 
 async fn orders(
-    _: Admin,
+    a: Admin,
     State(s): State<AppState>,
     q: Result<Query<OrderFilter>, QueryRejection>,
 ) -> AppResult<Json<OrdersPage>> {
-    Ok(Json(s.backend.pipeline.search_orders(&filter(q)?).await?))
+    Ok(Json(s.operations.search_orders(&a, &filter(q)?).await?))
 }
 
 async fn orders_csv(
-    _: Admin,
+    a: Admin,
     State(s): State<AppState>,
     q: Result<Query<OrderFilter>, QueryRejection>,
 ) -> AppResult<Response> {
-    let csv = s.backend.pipeline.orders_csv(&filter(q)?).await?;
+    let csv = s.operations.orders_csv(&a, &filter(q)?).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -117,8 +96,8 @@ async fn orders_csv(
         .into_response())
 }
 
-async fn blacklist(_: Admin, State(s): State<AppState>) -> AppResult<Json<Vec<BlacklistEntry>>> {
-    Ok(Json(s.backend.pipeline.blacklist_entries().await?))
+async fn blacklist(a: Admin, State(s): State<AppState>) -> AppResult<Json<Vec<BlacklistEntry>>> {
+    Ok(Json(s.operations.blacklist_entries(&a).await?))
 }
 
 #[derive(Deserialize)]
@@ -128,29 +107,29 @@ struct NewEntry {
 }
 
 async fn blacklist_add(
-    _: Admin,
+    a: Admin,
     State(s): State<AppState>,
     Body(e): Body<NewEntry>,
 ) -> AppResult<StatusCode> {
-    s.backend.pipeline.blacklist_add(&e.user, &e.reason).await?;
+    s.operations.blacklist_add(&a, &e.user, &e.reason).await?;
     Ok(StatusCode::CREATED)
 }
 
 async fn blacklist_remove(
-    _: Admin,
+    a: Admin,
     State(s): State<AppState>,
     user_id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
 ) -> AppResult<StatusCode> {
     let Path(user_id) =
         user_id.map_err(|e| AppError::code(ErrorCode::BadRequest, e.body_text()))?;
-    s.backend.pipeline.blacklist_remove(user_id).await?;
+    s.operations.blacklist_remove(&a, user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn dashboard(
-    _: Admin,
+    a: Admin,
     State(s): State<AppState>,
-    ProductId(id): ProductId,
+    id: ProductId,
 ) -> AppResult<Json<Dashboard>> {
-    Ok(Json(s.backend.pipeline.dashboard(id).await?))
+    Ok(Json(s.operations.dashboard(&a, id).await?))
 }

@@ -2,10 +2,11 @@
 //! the shared `FLASH_INTERNAL_SECRET` (bearer, compared in constant time). Without a secret
 //! these routes do not exist.
 
-use super::api::Body;
+use super::extract::Body;
 use super::AppState;
 use crate::error::AppError;
-use crate::services::forward::{self, Reply, Routed, ROUTE_PATH};
+use crate::services::forward::ROUTE_PATH;
+use crate::services::sale::{Reply, Routed};
 use crate::services::stock::{Stock, Take, TakeReply, UnitRequest, GIVE_BACK_PATH, TAKE_PATH};
 use app::model::ErrorCode;
 use axum::extract::{Request, State};
@@ -14,17 +15,21 @@ use axum::middleware::{self as mw, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 /// The node-to-node route of the ring (forwarded purchase steps).
-pub fn router(secret: Option<&str>) -> Router<AppState> {
+pub fn router(secret: Option<&SecretString>) -> Router<AppState> {
     let Some(secret) = secret else {
         return Router::new();
     };
     Router::new()
         .route(ROUTE_PATH, post(route))
-        .layer(mw::from_fn_with_state(token(secret), authenticate))
+        .layer(mw::from_fn_with_state(
+            token(secret.expose_secret()),
+            authenticate,
+        ))
 }
 
 /// A `stock` process: quantity control over HTTP.
@@ -57,8 +62,9 @@ async fn authenticate(State(expected): State<Arc<[u8]>>, req: Request, next: Nex
     }
 }
 
+/// A peer forwarded a shopper's action: it runs here, never forwarded again.
 async fn route(State(s): State<AppState>, Body(routed): Body<Routed>) -> Json<Reply> {
-    Json(forward::serve(&s.backend.pipeline, routed).await)
+    Json(routed.apply(s.sale.local()).await)
 }
 
 async fn take(

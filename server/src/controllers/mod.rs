@@ -1,15 +1,24 @@
-//! The axum routes: the JSON API, health checks and the Leptos app with its server functions,
-//! behind the body limit and the token buckets.
+//! The axum routes: the two doors (the JSON API, and the Leptos app's server functions through
+//! the backend port), health checks and the ring's internal routes, all behind one gate: the
+//! cross-site check, the body limit, the token buckets, and the one log line of each 500.
 
 pub mod admin;
 pub mod api;
+pub mod extract;
 pub mod health;
 pub mod internal;
 pub mod security;
+pub mod server_fns;
 
-use crate::backend::PipelineBackend;
-use crate::error::AppError;
-use crate::services::limiter::{self, Limiters};
+use crate::error::{self, AppError};
+use crate::metrics::Metrics;
+use crate::services::accounts::Accounts;
+use crate::services::auth::Authenticator;
+use crate::services::catalog::Catalog;
+use crate::services::limiter::{Class, Limiters};
+use crate::services::monitor::Monitor;
+use crate::services::operations::Operations;
+use crate::services::sale::Sale;
 use app::model::{ApiError, ErrorCode};
 use axum::body::Body;
 use axum::extract::{FromRef, Request, State};
@@ -20,6 +29,7 @@ use axum::Router;
 use http_body_util::BodyExt;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use secrecy::SecretString;
 use std::sync::{Arc, OnceLock};
 
 /// What every request sees. axum clones the state for each handler and middleware, so it is
@@ -36,13 +46,20 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// The services the doors call, and the gate's own settings.
 pub struct Shared {
-    pub backend: PipelineBackend,
+    pub auth: Authenticator,
+    pub accounts: Accounts,
+    pub sale: Sale,
+    pub catalog: Catalog,
+    pub operations: Operations,
+    pub monitor: Monitor,
     pub limiters: Limiters,
+    pub metrics: Metrics,
     pub leptos: LeptosOptions,
     pub max_body: usize,
     /// Authenticates the ring's node-to-node calls; `None` on a single node.
-    pub internal_secret: Option<String>,
+    pub internal_secret: Option<SecretString>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -52,7 +69,7 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 pub fn router(state: AppState) -> Router {
-    let backend: Arc<dyn app::api::Backend> = Arc::new(state.backend.clone());
+    let backend: Arc<dyn app::api::Backend> = Arc::new(state.clone());
     let routes = route_list().to_vec();
     let leptos = state.leptos.clone();
     let context = move || leptos::prelude::provide_context(backend.clone());
@@ -60,7 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(admin::router())
         .merge(health::router())
-        .merge(internal::router(state.internal_secret.as_deref()))
+        .merge(internal::router(state.internal_secret.as_ref()))
         .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             app::shell(leptos.clone())
@@ -87,16 +104,40 @@ fn route_list() -> &'static [AxumRouteListing] {
 /// headers on every answer, cross-site refusal, the body limit, the token buckets, then the
 /// request counted by class and status (after server functions got their real status).
 async fn gate(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let mut resp = admit(&s, req, next).await;
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let (mut resp, failure) = error::watch(admit(&s, req, next)).await;
+    if let Some(detail) = failure {
+        tracing::error!(%method, route = %path, status = resp.status().as_u16(), error = %detail, "internal error");
+    }
     security::add_headers(resp.headers_mut());
     resp
+}
+
+/// Which token bucket a path draws from; `None` for static files, health checks and the ring's
+/// internal calls. It mirrors the routes: `api`'s purchase and captcha routes, the server
+/// functions `/api/purchase`, `/api/captcha*`, and the seed's `/check`.
+pub fn classify(path: &str) -> Option<Class> {
+    if path.starts_with("/pkg/")
+        || path.starts_with("/img/")
+        || path == "/favicon.ico"
+        || path == "/healthz"
+        || path == "/readyz"
+        || path == "/metrics"
+        || path.starts_with("/internal/")
+    {
+        None
+    } else if path == "/check" || path.ends_with("/purchase") || path.contains("/captcha") {
+        Some(Class::Purchase)
+    } else {
+        Some(Class::Read)
+    }
 }
 
 async fn admit(s: &AppState, req: Request, next: Next) -> Response {
     if security::refused(&req) {
         return AppError::code(ErrorCode::Forbidden, "cross-site request refused").into_response();
     }
-    let class = limiter::classify(req.uri().path());
+    let class = classify(req.uri().path());
     if let Some(c) = class {
         if let Err(e) = s.limiters.check(c) {
             return e.into_response();
@@ -113,14 +154,11 @@ async fn admit(s: &AppState, req: Request, next: Next) -> Response {
         resp = server_fn_status(resp).await;
     }
     let label = match class {
-        Some(limiter::Class::Purchase) => "purchase",
-        Some(limiter::Class::Read) => "read",
+        Some(Class::Purchase) => "purchase",
+        Some(Class::Read) => "read",
         None => "other",
     };
-    s.backend
-        .pipeline
-        .metrics
-        .request(label, resp.status().as_str());
+    s.metrics.request(label, resp.status().as_str());
     resp
 }
 
@@ -190,4 +228,26 @@ async fn server_fn_status(resp: Response) -> Response {
         parts.status = StatusCode::from_u16(err.error.status()).unwrap_or(parts.status);
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_draw_from_the_right_bucket() {
+        assert_eq!(classify("/check"), Some(Class::Purchase));
+        assert_eq!(
+            classify("/api/v1/products/3/purchase"),
+            Some(Class::Purchase)
+        );
+        assert_eq!(classify("/api/purchase"), Some(Class::Purchase));
+        assert_eq!(
+            classify("/api/v1/products/3/captcha/verify"),
+            Some(Class::Purchase)
+        );
+        assert_eq!(classify("/product/3"), Some(Class::Read));
+        assert_eq!(classify("/pkg/flash-sale.wasm"), None);
+        assert_eq!(classify("/healthz"), None);
+    }
 }

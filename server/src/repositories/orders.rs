@@ -112,6 +112,28 @@ pub async fn write_batch(db: &Db, orders: &[NewOrder]) -> Result<Vec<Written>, s
 /// prepared statement per count was prepared (a round trip and a parse of thousands of
 /// placeholders) for nearly every batch; a plain query is one round trip. Only integers and
 /// UUIDs (hyphenated hex) are written into the SQL.
+/// Tries of one batch before `commit` gives up.
+const ATTEMPTS: u32 = 5;
+
+/// Commits a batch with `write_batch`, retrying transient failures with backoff; an error means
+/// nothing of the batch was written.
+pub async fn commit(db: &Db, batch: &[NewOrder]) -> Result<Vec<Written>, sqlx::Error> {
+    let mut delay = std::time::Duration::from_millis(20);
+    let mut attempt = 1;
+    loop {
+        match write_batch(db, batch).await {
+            Ok(done) => return Ok(done),
+            Err(e) if attempt < ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, size = batch.len(), "order batch failed, retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn insert_sql(db: &Db, chunk: &[&NewOrder]) -> String {
     use std::fmt::Write;
     let status = OrderStatus::Confirmed.as_str();

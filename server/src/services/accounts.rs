@@ -1,12 +1,13 @@
 //! Registration and login: names checked at the edge, argon2 hashing off the async threads,
 //! attempts slowed per name and address, and no hint whether the name or the password was wrong.
 
-use super::cookie::{Claims, CookieCodec};
+use super::cookie::CookieCodec;
 use super::limiter::Limiters;
 use crate::error::{AppError, AppResult};
 use crate::now_ms;
 use crate::repositories::db::is_unique_violation;
 use crate::repositories::{users, Db};
+use app::api::SessionCookie;
 use app::model::{ErrorCode, Role, User};
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
@@ -115,9 +116,9 @@ impl HashPool {
 
 #[derive(Clone)]
 pub struct Accounts {
-    pub db: Db,
-    pub cookies: CookieCodec,
-    pub limiters: Limiters,
+    db: Db,
+    cookies: CookieCodec,
+    limiters: Limiters,
     /// Verified against when the name is unknown, so both failures take the same time.
     dummy_hash: String,
     hashing: HashPool,
@@ -139,7 +140,7 @@ impl Accounts {
         name: &str,
         password: &str,
         ip: Option<IpAddr>,
-    ) -> AppResult<(User, Claims)> {
+    ) -> AppResult<SessionCookie> {
         let name = UserName::parse(name)?;
         check_password(password)?;
         self.limiters.check_login(&name.0, ip)?;
@@ -152,10 +153,7 @@ impl Accounts {
             }
             Err(e) => return Err(e.into()),
         };
-        let claims = self
-            .cookies
-            .claims(user.id, user.role, &user.name, now_ms());
-        Ok((user, claims))
+        Ok(self.session(user))
     }
 
     pub async fn login(
@@ -163,7 +161,7 @@ impl Accounts {
         name: &str,
         password: &str,
         ip: Option<IpAddr>,
-    ) -> AppResult<(User, Claims)> {
+    ) -> AppResult<SessionCookie> {
         let refused = || AppError::code(ErrorCode::InvalidCredentials, "wrong name or password");
         if name.len() > 64 || password.len() > 256 {
             return Err(refused());
@@ -179,13 +177,23 @@ impl Accounts {
             .run(move || verify_password(&pw, &hash))
             .await?;
         match stored {
-            Some(s) if ok => {
-                let claims = self
-                    .cookies
-                    .claims(s.user.id, s.user.role, &s.user.name, now_ms());
-                Ok((s.user, claims))
-            }
+            Some(s) if ok => Ok(self.session(s.user)),
             _ => Err(refused()),
+        }
+    }
+
+    /// The `Set-Cookie` value that removes the auth cookie.
+    pub fn logout_cookie(&self) -> String {
+        self.cookies.clear_cookie()
+    }
+
+    fn session(&self, user: User) -> SessionCookie {
+        let claims = self
+            .cookies
+            .claims(user.id, user.role, &user.name, now_ms());
+        SessionCookie {
+            set_cookie: self.cookies.set_cookie(&claims),
+            user,
         }
     }
 }

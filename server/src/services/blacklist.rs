@@ -1,10 +1,12 @@
 //! Blacklisted users, refused with 403 `blacklisted`. The database holds the list; every node
 //! keeps a copy in memory (the hot path never queries) and refreshes it every second, so a
-//! change made anywhere holds everywhere within a second — at once on the node that made it.
+//! change made anywhere holds everywhere within a second — at once on the node that made it. The
+//! list refreshes itself until its last handle is dropped.
 
 use crate::repositories::{blacklist as repo, Db};
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 #[derive(Clone)]
 pub struct Blacklist {
@@ -19,6 +21,22 @@ impl Blacklist {
             ids: Arc::default(),
         };
         list.refresh().await?;
+        let (db, ids) = (list.db.clone(), Arc::downgrade(&list.ids));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(ids) = ids.upgrade() else { return };
+                let again = Blacklist {
+                    db: db.clone(),
+                    ids,
+                };
+                if let Err(e) = again.refresh().await {
+                    tracing::warn!(error = %e, "blacklist refresh failed");
+                }
+            }
+        });
         Ok(list)
     }
 

@@ -5,6 +5,8 @@
 //! bounded by the stock. The UNIQUE (product_id, user_id) key stays the final guard: the consumer
 //! drops a second order for one user whatever this cache said.
 
+use super::guard::{Held, Taken};
+use crate::ids::{ProductId, UserId};
 use crate::repositories::{orders, Db};
 use dashmap::{DashMap, DashSet};
 use std::sync::Arc;
@@ -26,34 +28,45 @@ impl Buyers {
         }
     }
 
-    /// Claims the user's one purchase of the product: `false` when they already have one (or a
-    /// concurrent request of theirs holds the claim). Give it back with `release` when the
-    /// purchase does not go through. The first caller reads the product's buyers from the
-    /// database; the others wait for that one read instead of each making their own.
-    pub async fn claim(&self, product_id: i64, user_id: i64) -> Result<bool, sqlx::Error> {
-        let cell = self.products.entry(product_id).or_default().clone();
+    /// Claims the user's one purchase of the product: `None` when they already have one (or a
+    /// concurrent request of theirs holds the claim). The claim goes back when its guard is
+    /// dropped unless kept. The first caller reads the product's buyers from the database; the
+    /// others wait for that one read instead of each making their own.
+    pub async fn claim(
+        &self,
+        product: ProductId,
+        user: UserId,
+    ) -> Result<Option<Held<Claim>>, sqlx::Error> {
+        let cell = self.products.entry(product.0).or_default().clone();
         let set = cell
             .get_or_try_init(|| async {
-                let ids = orders::buyers(&self.db, product_id).await?;
+                let ids = orders::buyers(&self.db, product.0).await?;
                 Ok::<_, sqlx::Error>(ids.into_iter().collect())
             })
             .await?;
-        Ok(set.insert(user_id))
+        Ok(set.insert(user.0).then(|| Held::new(Claim { cell, user })))
     }
 
     /// Whether the user is known here to have bought the product (`false` before its buyers
     /// were first read).
-    pub fn has(&self, product_id: i64, user_id: i64) -> bool {
+    pub fn has(&self, product: ProductId, user: UserId) -> bool {
         self.products
-            .get(&product_id)
-            .and_then(|c| c.value().get().map(|set| set.contains(&user_id)))
+            .get(&product.0)
+            .and_then(|c| c.value().get().map(|set| set.contains(&user.0)))
             .unwrap_or(false)
     }
+}
 
-    pub fn release(&self, product_id: i64, user_id: i64) {
-        let cell = self.products.get(&product_id).map(|c| c.value().clone());
-        if let Some(set) = cell.as_ref().and_then(|c| c.get()) {
-            set.remove(&user_id);
+/// A shopper's claim on their one purchase of a product.
+pub struct Claim {
+    cell: Set,
+    user: UserId,
+}
+
+impl Taken for Claim {
+    fn give_back(self) {
+        if let Some(set) = self.cell.get() {
+            set.remove(&self.user.0);
         }
     }
 }
@@ -75,27 +88,32 @@ mod tests {
         };
         orders::write_batch(&db, &[order]).await.unwrap();
 
+        let (p, u) = (ProductId(product), |i: usize| UserId(ids[i]));
         let buyers = Buyers::new(db);
-        assert!(!buyers.has(product, ids[0]), "not read yet");
+        assert!(!buyers.has(p, u(0)), "not read yet");
         assert!(
-            !buyers.claim(product, ids[0]).await.unwrap(),
+            buyers.claim(p, u(0)).await.unwrap().is_none(),
             "bought before"
         );
-        assert!(buyers.has(product, ids[0]));
-        // Concurrent requests of one user: exactly one claim.
+        assert!(buyers.has(p, u(0)));
+        // Concurrent requests of one user: exactly one claim, held while the others ask.
         let claims = futures::future::join_all((0..16).map(|_| {
-            let b = buyers.clone();
-            let user = ids[1];
-            tokio::spawn(async move { b.claim(product, user).await.unwrap() })
+            let (b, user) = (buyers.clone(), u(1));
+            tokio::spawn(async move { b.claim(p, user).await.unwrap() })
         }))
         .await;
-        assert_eq!(
-            claims.into_iter().filter(|c| *c.as_ref().unwrap()).count(),
-            1
-        );
-        // A purchase that did not go through gives the claim back.
-        buyers.release(product, ids[1]);
-        assert!(buyers.claim(product, ids[1]).await.unwrap());
-        assert!(buyers.claim(product, ids[2]).await.unwrap());
+        let mut won: Vec<_> = claims.into_iter().filter_map(|c| c.unwrap()).collect();
+        assert_eq!(won.len(), 1);
+        // A purchase that did not go through drops its claim, which goes back.
+        drop(won.pop());
+        assert!(!buyers.has(p, u(1)));
+        buyers
+            .claim(p, u(1))
+            .await
+            .unwrap()
+            .expect("free again")
+            .keep();
+        assert!(buyers.has(p, u(1)), "kept");
+        assert!(buyers.claim(p, u(2)).await.unwrap().is_some());
     }
 }

@@ -35,28 +35,11 @@ fn quota(period: Duration, burst: u32) -> Quota {
         .allow_burst(burst)
 }
 
-/// Which bucket a path draws from; `None` for static files and health checks.
+/// Which bucket a request draws from (`controllers::classify` decides, beside the routes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
     Purchase,
     Read,
-}
-
-pub fn classify(path: &str) -> Option<Class> {
-    if path.starts_with("/pkg/")
-        || path.starts_with("/img/")
-        || path == "/favicon.ico"
-        || path == "/healthz"
-        || path == "/readyz"
-        || path == "/metrics"
-        || path.starts_with("/internal/")
-    {
-        None
-    } else if path == "/check" || path.ends_with("/purchase") || path.contains("/captcha") {
-        Some(Class::Purchase)
-    } else {
-        Some(Class::Read)
-    }
 }
 
 impl Limiters {
@@ -69,7 +52,7 @@ impl Limiters {
         });
         // Ten attempts in a row, then one every six seconds, per name and per address.
         let login = Quota::per_minute(NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN));
-        Limiters {
+        let limiters = Limiters {
             inner,
             logins: Arc::new(LoginBuckets {
                 by_name: RateLimiter::keyed(login),
@@ -77,7 +60,24 @@ impl Limiters {
                     login.allow_burst(NonZeroU32::new(30).unwrap_or(NonZeroU32::MIN)),
                 ),
             }),
+        };
+        // Keeps the login maps bounded until the last handle is dropped (only under a runtime).
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let logins = Arc::downgrade(&limiters.logins);
+            rt.spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(10));
+                loop {
+                    tick.tick().await;
+                    let Some(l) = logins.upgrade() else { return };
+                    // Buckets that are full again hold nothing worth keeping.
+                    l.by_name.retain_recent();
+                    l.by_ip.retain_recent();
+                    l.by_name.shrink_to_fit();
+                    l.by_ip.shrink_to_fit();
+                }
+            });
         }
+        limiters
     }
 
     pub fn check(&self, class: Class) -> Result<(), AppError> {
@@ -113,14 +113,6 @@ impl Limiters {
     pub fn login_keys(&self) -> (usize, usize) {
         (self.logins.by_name.len(), self.logins.by_ip.len())
     }
-
-    /// Drops login buckets that are full again, so the maps stay bounded.
-    pub fn sweep(&self) {
-        self.logins.by_name.retain_recent();
-        self.logins.by_ip.retain_recent();
-        self.logins.by_name.shrink_to_fit();
-        self.logins.by_ip.shrink_to_fit();
-    }
 }
 
 fn rate_limited(wait: Duration) -> AppError {
@@ -134,23 +126,6 @@ fn rate_limited(wait: Duration) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_draw_from_the_right_bucket() {
-        assert_eq!(classify("/check"), Some(Class::Purchase));
-        assert_eq!(
-            classify("/api/v1/products/3/purchase"),
-            Some(Class::Purchase)
-        );
-        assert_eq!(classify("/api/purchase"), Some(Class::Purchase));
-        assert_eq!(
-            classify("/api/v1/products/3/captcha/verify"),
-            Some(Class::Purchase)
-        );
-        assert_eq!(classify("/product/3"), Some(Class::Read));
-        assert_eq!(classify("/pkg/flash-sale.wasm"), None);
-        assert_eq!(classify("/healthz"), None);
-    }
 
     #[test]
     fn burst_then_refusal_and_off_switch() {

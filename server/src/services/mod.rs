@@ -1,22 +1,26 @@
-//! One module per stage of the purchase pipeline, in the order a request meets them:
-//! limiter → cookie → blacklist → window → cooldown → captcha → stock → queue → orders.
-//! `purchase` strings them together; on a ring of nodes `forward` first sends each user's steps
-//! to the node that owns the user (`ring`, `peers`).
+//! The services behind the doors, each owning its state. In the order a purchase meets them:
+//! auth (cookie → shopper) → sale (blacklist, catalog's window, cooldown, captcha, buyers, stock,
+//! queue) → the queue's consumer. On a ring of nodes the sale first forwards each shopper's steps
+//! to the node that owns them (`forward`, `ring`, `peers`). Beside the sale: accounts, the
+//! catalog, the operators' `operations` and the `monitor`.
 
 pub mod accounts;
-pub mod admin;
+pub mod auth;
 pub mod blacklist;
 pub mod buyers;
 pub mod captcha;
+pub mod catalog;
 pub mod cookie;
 pub mod cooldown;
 pub mod forward;
+pub mod guard;
 pub mod limiter;
-pub mod orders;
+pub mod monitor;
+pub mod operations;
 pub mod peers;
 pub mod pending;
-pub mod purchase;
+pub mod product_form;
 pub mod queue;
 pub mod ring;
+pub mod sale;
 pub mod stock;
-pub mod window;

@@ -4,6 +4,7 @@ mod admin;
 mod auth;
 mod cluster;
 mod faults;
+mod hangups;
 mod harness;
 mod helpers;
 mod pages;

@@ -4,10 +4,9 @@ use crate::helpers::{amqp_url, code, fresh_mysql_url, spawn_app_on, unique_queue
 use futures::StreamExt;
 use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use reqwest::StatusCode;
-use server::repositories::orders::NewOrder;
+use server::repositories::orders::{self, NewOrder};
 use server::repositories::{products, Db};
-use server::services::orders;
-use server::services::queue::rabbit::{RabbitQueue, Topology};
+use server::services::queue::rabbit::{self, RabbitQueue, Topology};
 use server::services::queue::{Enqueued, OrderQueue};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -104,7 +103,7 @@ async fn a_consumer_killed_between_insert_and_ack_creates_no_duplicate() {
 
     // The restarted consumer gets the message again: nothing is written twice.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let consumer = tokio::spawn(orders::consume(
+    let consumer = tokio::spawn(rabbit::consume(
         db.clone(),
         topology.clone(),
         4,
@@ -283,7 +282,7 @@ async fn undecodable_messages_go_to_the_dead_letter_queue() {
         .await
         .unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let consumer = tokio::spawn(orders::consume(
+    let consumer = tokio::spawn(rabbit::consume(
         db,
         topology.clone(),
         4,

@@ -4,6 +4,7 @@
 mod cluster;
 
 pub use cluster::{Cluster, Peer};
+use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -33,19 +34,21 @@ pub struct RateLimits {
     pub read_burst: u32,
 }
 
-#[derive(Clone)]
+/// Secrets (and URLs, which may hold a password) are `SecretString`s: `Debug` shows them as
+/// `[REDACTED]`, and each use says `expose_secret`.
+#[derive(Clone, Debug)]
 pub struct Config {
     pub bind: SocketAddr,
-    pub database_url: String,
-    pub amqp_url: Option<String>,
+    pub database_url: SecretString,
+    pub amqp_url: Option<SecretString>,
     /// RabbitMQ queue of orders (`<name>.dead` holds what the consumer cannot read).
     pub queue_name: String,
     pub prefetch: u16,
     /// Whether this process also runs the RabbitMQ → database consumer.
     pub run_consumer: bool,
     pub production: bool,
-    pub secret: String,
-    pub previous_secrets: Vec<String>,
+    pub secret: SecretString,
+    pub previous_secrets: Vec<SecretString>,
     pub using_dev_secret: bool,
     pub secure_cookies: bool,
     pub session_ttl: Duration,
@@ -62,22 +65,6 @@ pub struct Config {
     pub batch_linger: Duration,
     pub max_body_bytes: usize,
     pub cluster: Cluster,
-}
-
-impl std::fmt::Debug for Config {
-    // Hand-written so that the secrets never reach a log line.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("bind", &self.bind)
-            .field("database", &redact_url(&self.database_url))
-            .field("amqp", &self.amqp_url.as_deref().map(redact_url))
-            .field("production", &self.production)
-            .field("rate_limits", &self.rate_limits)
-            .field("user_interval", &self.user_interval)
-            .field("test_mode", &self.test_mode)
-            .field("cluster", &self.cluster)
-            .finish_non_exhaustive()
-    }
 }
 
 /// `mysql://user:secret@host/db` → `mysql://user:***@host/db`.
@@ -129,6 +116,14 @@ fn millis(env: Env, name: &'static str, default_ms: u64) -> Result<Duration, Con
 }
 
 impl Config {
+    pub fn database_url(&self) -> &str {
+        self.database_url.expose_secret()
+    }
+
+    pub fn amqp_url(&self) -> Option<&str> {
+        self.amqp_url.as_ref().map(|u| u.expose_secret())
+    }
+
     /// Reads the process environment after loading `.env` if there is one.
     pub fn from_env() -> Result<Self, ConfigError> {
         let _ = dotenvy::dotenv();
@@ -187,21 +182,24 @@ impl Config {
             bind,
             database_url: env("DATABASE_URL")
                 .filter(|u| !u.is_empty())
-                .unwrap_or_else(|| "sqlite://data/flash-sale.db?mode=rwc".into()),
-            amqp_url: env("AMQP_URL").filter(|u| !u.is_empty()),
+                .unwrap_or_else(|| "sqlite://data/flash-sale.db?mode=rwc".into())
+                .into(),
+            amqp_url: env("AMQP_URL")
+                .filter(|u| !u.is_empty())
+                .map(SecretString::from),
             queue_name: env("FLASH_QUEUE")
                 .filter(|q| !q.is_empty())
                 .unwrap_or_else(|| "flash.orders".into()),
             prefetch: parse(env, "FLASH_PREFETCH", 16u16)?.max(1),
             run_consumer: flag(env, "FLASH_CONSUMER", true)?,
             production,
-            secret,
+            secret: secret.into(),
             previous_secrets: env("FLASH_PREVIOUS_SECRETS")
                 .map(|s| {
                     s.split(',')
                         .map(str::trim)
                         .filter(|s| !s.is_empty())
-                        .map(String::from)
+                        .map(SecretString::from)
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -242,7 +240,7 @@ mod tests {
     fn defaults_run_the_embedded_demo() {
         let c = cfg(&[]).unwrap();
         assert!(c.using_dev_secret && c.demo_data && c.amqp_url.is_none());
-        assert!(c.database_url.starts_with("sqlite://data/"));
+        assert!(c.database_url().starts_with("sqlite://data/"));
         assert_eq!(c.user_interval, Duration::from_secs(10));
         assert_eq!(c.rate_limits.purchase_burst, 1000);
         assert_eq!(c.rate_limits.read_burst, 10_000);

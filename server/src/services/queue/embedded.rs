@@ -1,52 +1,23 @@
-//! The queue between validation and the database. `OrderQueue::submit` answers only once the
-//! order is safe: durable in the database (embedded) or confirmed by the broker (RabbitMQ).
-//! The embedded queue group-commits: one SQLite transaction for every batch of orders.
+//! The embedded queue: group commit, one database transaction for every batch of orders. A
+//! purchase is answered once its batch is committed.
 
-use super::orders::{commit, gather};
+use super::batcher::{gather, hand_over, Job};
+use super::{Enqueued, OrderQueue, QueueError};
 use crate::metrics::Metrics;
-use crate::repositories::orders::{NewOrder, Written};
+use crate::repositories::orders::{commit, NewOrder, Written};
 use crate::repositories::Db;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub mod rabbit;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Enqueued {
-    /// In the database.
-    Confirmed,
-    /// Safely queued; the consumer will write it.
-    Queued,
-    /// The user already has an order for this product.
-    Duplicate,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum QueueError {
-    #[error("the order queue is shutting down")]
-    Closed,
-    #[error("the order could not be stored: {0}")]
-    Failed(String),
-}
-
-#[async_trait::async_trait]
-pub trait OrderQueue: Send + Sync + 'static {
-    async fn submit(&self, order: NewOrder) -> Result<Enqueued, QueueError>;
-    /// Orders (embedded) or messages (RabbitMQ) waiting to be written.
-    async fn depth(&self) -> i64;
-}
-
-type Job = (NewOrder, oneshot::Sender<Result<Written, String>>);
-
 pub struct EmbeddedQueue {
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<Job<Result<Written, String>>>,
 }
 
 impl EmbeddedQueue {
     /// Starts the batcher; it ends after every `EmbeddedQueue` is dropped and the rest is written.
     pub fn start(db: Db, max: usize, linger: Duration, metrics: Metrics) -> (Self, JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::channel::<Job>(65_536);
+        let (tx, mut rx) = mpsc::channel::<Job<Result<Written, String>>>(65_536);
         let task = tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let jobs = gather(&mut rx, first, max, linger).await;
@@ -76,12 +47,7 @@ impl EmbeddedQueue {
 #[async_trait::async_trait]
 impl OrderQueue for EmbeddedQueue {
     async fn submit(&self, order: NewOrder) -> Result<Enqueued, QueueError> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((order, reply))
-            .await
-            .map_err(|_| QueueError::Closed)?;
-        match answer.await.map_err(|_| QueueError::Closed)? {
+        match hand_over(&self.tx, order).await? {
             Ok(Written::Stored) => Ok(Enqueued::Confirmed),
             Ok(Written::Duplicate) => Ok(Enqueued::Duplicate),
             Err(e) => Err(QueueError::Failed(e)),

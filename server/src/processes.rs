@@ -5,10 +5,10 @@
 use crate::config::Config;
 use crate::controllers::internal;
 use crate::repositories::Db;
-use crate::services::orders;
-use crate::services::queue::rabbit::Topology;
+use crate::services::queue::rabbit::{self, Topology};
 use crate::services::stock::Stock;
 use axum::routing::get;
+use secrecy::ExposeSecret;
 use std::future::Future;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
@@ -22,12 +22,12 @@ pub struct StockOwner {
 
 impl StockOwner {
     pub async fn build(cfg: &Config) -> anyhow::Result<Self> {
-        let secret = cfg.cluster.internal_secret.as_deref().ok_or_else(|| {
+        let secret = cfg.cluster.internal_secret.as_ref().ok_or_else(|| {
             anyhow::anyhow!("FLASH_INTERNAL_SECRET must be set: nodes authenticate with it")
         })?;
-        let db = Db::connect(&cfg.database_url).await?;
+        let db = Db::connect(cfg.database_url()).await?;
         let stock = Stock::new(db, cfg.stock_block);
-        let router = internal::stock_router(stock.clone(), secret)
+        let router = internal::stock_router(stock.clone(), secret.expose_secret())
             .route("/healthz", get(|| async { "ok" }))
             .layer(tower_http::limit::RequestBodyLimitLayer::new(4096));
         Ok(StockOwner {
@@ -61,17 +61,17 @@ pub async fn run_consumer(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let url = cfg
-        .amqp_url
-        .clone()
+        .amqp_url()
+        .map(String::from)
         .ok_or_else(|| anyhow::anyhow!("AMQP_URL must be set for a consumer"))?;
-    let db = Db::connect(&cfg.database_url).await?;
+    let db = Db::connect(cfg.database_url()).await?;
     let topology = Topology {
         url,
         queue: cfg.queue_name.clone(),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let metrics = crate::metrics::Metrics::new()?;
-    let task = tokio::spawn(orders::consume(
+    let task = tokio::spawn(rabbit::consume(
         db,
         topology,
         cfg.prefetch,

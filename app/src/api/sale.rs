@@ -1,3 +1,5 @@
+//! The sale's server functions: a captcha, its pass, the purchase, "my orders".
+
 use crate::model::{ApiError, Captcha, Order, PurchaseOutcome, PurchasePass};
 use leptos::prelude::*;
 

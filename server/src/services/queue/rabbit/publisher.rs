@@ -1,71 +1,33 @@
-//! The RabbitMQ queue: a durable queue, persistent messages, publisher confirms, and several
+//! The RabbitMQ publisher: a durable queue, persistent messages, publisher confirms, and several
 //! orders per message (batched by count and a short linger, the seed's own advice). A purchase
-//! is answered "queued" only after the broker confirmed its message; a publish that still fails
-//! after reconnecting and retrying is reported, and the pipeline returns the unit to stock.
+//! is answered "queued" only after the broker confirmed its message. A batch the broker never
+//! took is refused; one whose confirm was lost after it was sent is in doubt (a retry that is
+//! confirmed settles it: the consumer drops the second copy).
 
-use super::{Enqueued, OrderQueue, QueueError};
+use super::topology::Topology;
 use crate::repositories::orders::NewOrder;
-use crate::services::orders::gather;
+use crate::services::queue::batcher::{gather, hand_over, Job};
+use crate::services::queue::{Enqueued, OrderQueue, QueueError};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
-use lapin::types::{AMQPValue, FieldTable, LongString};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// Queue names: `<name>` for orders, `<name>.dead` for messages the consumer cannot read.
-#[derive(Debug, Clone)]
-pub struct Topology {
-    pub url: String,
-    pub queue: String,
+/// How a batch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Published {
+    Confirmed,
+    /// Never sent, or refused by the broker.
+    Refused,
+    /// Sent at least once without an answer, and never confirmed.
+    InDoubt,
 }
-
-impl Topology {
-    pub fn dead_letter(&self) -> String {
-        format!("{}.dead", self.queue)
-    }
-
-    pub async fn connect(&self) -> lapin::Result<(Connection, Channel)> {
-        let conn = Connection::connect(&self.url, ConnectionProperties::default()).await?;
-        let channel = conn.create_channel().await?;
-        self.declare(&channel).await?;
-        Ok((conn, channel))
-    }
-
-    /// Declares both queues (idempotent; every publisher and consumer does it).
-    pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
-        let durable = QueueDeclareOptions {
-            durable: true,
-            ..Default::default()
-        };
-        channel
-            .queue_declare(
-                self.dead_letter().as_str().into(),
-                durable,
-                FieldTable::default(),
-            )
-            .await?;
-        let mut args = FieldTable::default();
-        args.insert(
-            "x-dead-letter-exchange".into(),
-            AMQPValue::LongString(LongString::from("")),
-        );
-        args.insert(
-            "x-dead-letter-routing-key".into(),
-            AMQPValue::LongString(LongString::from(self.dead_letter().as_str())),
-        );
-        channel
-            .queue_declare(self.queue.as_str().into(), durable, args)
-            .await?;
-        Ok(())
-    }
-}
-
-type Job = (NewOrder, oneshot::Sender<bool>);
 
 pub struct RabbitQueue {
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<Job<Published>>,
     topology: Topology,
     /// A connection of its own for reading the queue's depth (the publisher's is busy).
     stats: tokio::sync::Mutex<Option<(Connection, Channel)>>,
@@ -87,7 +49,7 @@ impl RabbitQueue {
         linger: Duration,
     ) -> anyhow::Result<(Self, JoinHandle<()>)> {
         let first = Publisher::connect(&topology).await?;
-        let (tx, rx) = mpsc::channel::<Job>(65_536);
+        let (tx, rx) = mpsc::channel::<Job<Published>>(65_536);
         let stats = tokio::sync::Mutex::new(None);
         let queue = RabbitQueue {
             tx,
@@ -109,9 +71,9 @@ impl RabbitQueue {
                             gather(&mut rx, job, max, linger).await
                         };
                         let (orders, replies): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
-                        let ok = publish_with_retry(&topology, &mut publisher, &orders).await;
+                        let end = publish_with_retry(&topology, &mut publisher, &orders).await;
                         for reply in replies {
-                            let _ = reply.send(ok);
+                            let _ = reply.send(end);
                         }
                     }
                 })
@@ -129,17 +91,14 @@ impl RabbitQueue {
 #[async_trait::async_trait]
 impl OrderQueue for RabbitQueue {
     async fn submit(&self, order: NewOrder) -> Result<Enqueued, QueueError> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((order, reply))
-            .await
-            .map_err(|_| QueueError::Closed)?;
-        match answer.await {
-            Ok(true) => Ok(Enqueued::Queued),
-            Ok(false) => Err(QueueError::Failed(
+        match hand_over(&self.tx, order).await? {
+            Published::Confirmed => Ok(Enqueued::Queued),
+            Published::Refused => Err(QueueError::Failed(
+                "the broker did not take the order".into(),
+            )),
+            Published::InDoubt => Err(QueueError::InDoubt(
                 "the broker did not confirm the order".into(),
             )),
-            Err(_) => Err(QueueError::Closed),
         }
     }
 
@@ -189,7 +148,8 @@ impl Publisher {
         })
     }
 
-    async fn publish(&self, queue: &str, payload: &[u8]) -> Result<(), String> {
+    /// `Err((sent, why))`: `sent` when the broker may have the message all the same.
+    async fn publish(&self, queue: &str, payload: &[u8]) -> Result<(), (bool, String)> {
         let confirm = self
             .channel
             .basic_publish(
@@ -205,13 +165,13 @@ impl Publisher {
                     .with_content_type("application/json".into()),
             )
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| (true, e.to_string()))?
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| (true, e.to_string()))?;
         if confirm.is_ack() && confirm.take_message().is_none() {
             Ok(())
         } else {
-            Err("the broker refused or returned the message".into())
+            Err((false, "the broker refused or returned the message".into()))
         }
     }
 }
@@ -220,14 +180,15 @@ async fn publish_with_retry(
     topology: &Topology,
     publisher: &mut Option<Publisher>,
     orders: &[NewOrder],
-) -> bool {
+) -> Published {
     let payload = match serde_json::to_vec(orders) {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "order batch could not be encoded");
-            return false;
+            return Published::Refused;
         }
     };
+    let mut sent = false;
     let deadline = tokio::time::Instant::now() + PUBLISH_DEADLINE;
     let mut delay = Duration::from_millis(50);
     loop {
@@ -239,9 +200,10 @@ async fn publish_with_retry(
         }
         if let Some(p) = publisher.as_ref() {
             match p.publish(&topology.queue, &payload).await {
-                Ok(()) => return true,
-                Err(e) => {
+                Ok(()) => return Published::Confirmed,
+                Err((maybe_sent, e)) => {
                     tracing::warn!(error = %e, size = orders.len(), "publish failed, reconnecting");
+                    sent |= maybe_sent;
                     *publisher = None;
                 }
             }
@@ -249,9 +211,14 @@ async fn publish_with_retry(
         if tokio::time::Instant::now() + delay > deadline {
             tracing::error!(
                 size = orders.len(),
+                in_doubt = sent,
                 "giving up on an order batch: broker unavailable"
             );
-            return false;
+            return if sent {
+                Published::InDoubt
+            } else {
+                Published::Refused
+            };
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(1));

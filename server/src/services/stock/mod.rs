@@ -7,6 +7,8 @@ mod remote;
 
 pub use remote::{RemoteStock, TakeReply, UnitRequest, GIVE_BACK_PATH, TAKE_PATH};
 
+use super::guard::{Held, Taken};
+use crate::ids::{Millis, ProductId, UserId};
 use crate::repositories::{products, Db};
 use dashmap::DashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -28,13 +30,20 @@ pub enum Take {
 }
 
 #[derive(Default)]
-struct Local {
+pub struct Local {
     /// Units leased to this owner and not yet sold.
     units: AtomicI64,
     /// Until when the database is known to have nothing left to lease.
     sold_out_until: AtomicI64,
     /// The size of the last lease and when it was taken (only touched under `refill`).
     refill: Mutex<(i64, i64)>,
+}
+
+impl Local {
+    fn give_back(&self) {
+        self.units.fetch_add(1, Ordering::AcqRel);
+        self.sold_out_until.store(0, Ordering::Release);
+    }
 }
 
 #[derive(Clone)]
@@ -107,9 +116,7 @@ impl Stock {
 
     /// Returns a unit taken for an order that could not be queued.
     pub fn give_back(&self, product_id: i64) {
-        let local = self.local(product_id);
-        local.units.fetch_add(1, Ordering::AcqRel);
-        local.sold_out_until.store(0, Ordering::Release);
+        self.local(product_id).give_back();
     }
 
     /// Forgets the cached "sold out" (stock was raised by an admin).
@@ -148,40 +155,80 @@ pub enum StockControl {
     Remote(RemoteStock),
 }
 
-impl StockControl {
-    pub async fn take(&self, product_id: i64, user_id: i64, now: i64) -> anyhow::Result<Take> {
+/// One unit taken for one order; see [`Held`] for how it goes back.
+pub enum Unit {
+    Local(Arc<Local>),
+    Remote {
+        owners: RemoteStock,
+        product: ProductId,
+        user: UserId,
+    },
+}
+
+impl Taken for Unit {
+    fn give_back(self) {
         match self {
-            StockControl::Local(s) => Ok(s.take(product_id, now).await?),
-            StockControl::Remote(r) => r.take(product_id, user_id).await,
+            Unit::Local(local) => local.give_back(),
+            // `Drop` cannot wait for the network: the give-back runs on its own task. If no owner
+            // takes it back, it stays leased and unsold: undersold until `reconcile`.
+            Unit::Remote {
+                owners,
+                product,
+                user,
+            } => match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn(async move {
+                        if let Err(e) = owners.give_back(product.0, user.0).await {
+                            tracing::error!(error = %e, %product, "unit not given back: run `server reconcile` after the sale");
+                        }
+                    });
+                }
+                Err(_) => {
+                    tracing::error!(%product, "unit not given back (no runtime): run `server reconcile`")
+                }
+            },
         }
+    }
+}
+
+impl StockControl {
+    /// A unit for the user's order, or `None` when sold out.
+    pub async fn take(
+        &self,
+        product: ProductId,
+        user: UserId,
+        now: Millis,
+    ) -> anyhow::Result<Option<Held<Unit>>> {
+        let unit = match self {
+            StockControl::Local(s) => match s.take(product.0, now.0).await? {
+                Take::Taken => Unit::Local(s.local(product.0)),
+                Take::SoldOut => return Ok(None),
+            },
+            StockControl::Remote(r) => match r.take(product.0, user.0).await? {
+                Take::Taken => Unit::Remote {
+                    owners: r.clone(),
+                    product,
+                    user,
+                },
+                Take::SoldOut => return Ok(None),
+            },
+        };
+        Ok(Some(Held::new(unit)))
     }
 
     /// Whether this process already knows the product is sold out. Only an owner of its own
     /// leases knows: one stock owner out of units says nothing of the others'.
-    pub fn known_sold_out(&self, product_id: i64, now: i64) -> bool {
+    pub fn known_sold_out(&self, product: ProductId, now: Millis) -> bool {
         match self {
-            StockControl::Local(s) => s.known_sold_out(product_id, now),
+            StockControl::Local(s) => s.known_sold_out(product.0, now.0),
             StockControl::Remote(_) => false,
         }
     }
 
-    /// Returns a unit taken for an order that could not be queued. If no owner takes it back,
-    /// it stays leased and unsold: undersold until `reconcile`, never oversold.
-    pub async fn give_back(&self, product_id: i64, user_id: i64) {
-        match self {
-            StockControl::Local(s) => s.give_back(product_id),
-            StockControl::Remote(r) => {
-                if let Err(e) = r.give_back(product_id, user_id).await {
-                    tracing::error!(error = %e, product_id, "unit not given back: run `server reconcile` after the sale");
-                }
-            }
-        }
-    }
-
     /// Forgets a cached "sold out" here; stock owners find raised stock within a second.
-    pub fn reset(&self, product_id: i64) {
+    pub fn reset(&self, product: ProductId) {
         if let StockControl::Local(s) = self {
-            s.reset(product_id);
+            s.reset(product.0);
         }
     }
 

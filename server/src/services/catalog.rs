@@ -1,0 +1,105 @@
+//! The catalog: the products as the pages and the API show them, and the sale window (each
+//! product sells only between its start and end). Product rows are cached for a second so the
+//! purchase path does not query for them.
+
+use crate::error::{AppError, AppResult};
+use crate::ids::{Millis, ProductId};
+use crate::repositories::products::{self as repo, ProductRow};
+use crate::repositories::Db;
+use app::model::{format_cents, phase_at, ApiError, Product, SalePhase, StockInfo};
+use dashmap::DashMap;
+use std::sync::Arc;
+
+const CACHE_MS: i64 = 1_000;
+
+#[derive(Clone)]
+pub struct Catalog {
+    db: Db,
+    cache: Arc<DashMap<ProductId, (i64, Option<ProductRow>)>>,
+    preview_ms: i64,
+}
+
+impl Catalog {
+    pub fn new(db: Db, preview_ms: i64) -> Self {
+        Catalog {
+            db,
+            cache: Arc::default(),
+            preview_ms,
+        }
+    }
+
+    /// Every product: what can be bought now first, then what comes next, then what is over.
+    pub async fn products(&self) -> AppResult<Vec<Product>> {
+        let now = Millis::now();
+        let rows = repo::list(&self.db).await?;
+        let mut list: Vec<Product> = rows.iter().map(|r| self.view(r, now)).collect();
+        list.sort_by_key(|p| match p.phase() {
+            SalePhase::OnSale => 0,
+            SalePhase::Upcoming => 1,
+            SalePhase::Ended => 2,
+        });
+        Ok(list)
+    }
+
+    /// One product, read fresh.
+    pub async fn product(&self, id: ProductId) -> AppResult<Product> {
+        let row = repo::get(&self.db, id.0).await?.ok_or_else(not_found)?;
+        Ok(self.view(&row, Millis::now()))
+    }
+
+    /// What the stock meters poll: from the cached row.
+    pub async fn stock_info(&self, id: ProductId) -> AppResult<StockInfo> {
+        let now = Millis::now();
+        let row = self.row(id, now).await?;
+        Ok(StockInfo {
+            product_id: id.0,
+            stock_left: row.stock - row.sold,
+            server_time: now.0,
+        })
+    }
+
+    /// The product (at most a second old), or 404.
+    pub async fn row(&self, id: ProductId, now: Millis) -> AppResult<ProductRow> {
+        if let Some(hit) = self.cache.get(&id) {
+            if now.0 - hit.0 < CACHE_MS {
+                return hit.1.clone().ok_or_else(not_found);
+            }
+        }
+        let row = repo::get(&self.db, id.0).await?;
+        // Bounded: only ids that exist are kept, misses are not cached.
+        if row.is_some() {
+            self.cache.insert(id, (now.0, row.clone()));
+        }
+        row.ok_or_else(not_found)
+    }
+
+    pub fn forget(&self, id: ProductId) {
+        self.cache.remove(&id);
+    }
+
+    fn view(&self, row: &ProductRow, now: Millis) -> Product {
+        Product {
+            id: row.id,
+            name: row.name.clone(),
+            price_cents: row.price_cents,
+            price: format_cents(row.price_cents),
+            image: row.image.clone(),
+            stock: row.stock,
+            stock_left: row.stock - row.sold,
+            sale_start: row.sale_start,
+            sale_end: row.sale_end,
+            on_sale: phase_at(row.sale_start, row.sale_end, now.0) == SalePhase::OnSale,
+            page_opens: row.sale_start - self.preview_ms,
+            server_time: now.0,
+        }
+    }
+}
+
+fn not_found() -> AppError {
+    AppError::Api(ApiError::not_found("product"))
+}
+
+/// Whether a purchase of this product is allowed at `now`.
+pub fn is_open(row: &ProductRow, now: Millis) -> bool {
+    phase_at(row.sale_start, row.sale_end, now.0) == SalePhase::OnSale
+}

@@ -1,0 +1,10 @@
+//! RabbitMQ mode: the queues' topology, the publisher the nodes submit to, and the consumer that
+//! writes the orders to the database.
+
+mod consumer;
+mod publisher;
+mod topology;
+
+pub use consumer::consume;
+pub use publisher::RabbitQueue;
+pub use topology::Topology;
