@@ -104,10 +104,12 @@ fn route_list() -> &'static [AxumRouteListing] {
 /// headers on every answer, cross-site refusal, the body limit, the token buckets, then the
 /// request counted by class and status (after server functions got their real status).
 async fn gate(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    // A `Uri` clone shares its bytes: nothing is copied unless it is logged.
+    let (method, uri) = (req.method().clone(), req.uri().clone());
     let (mut resp, failure) = error::watch(admit(&s, req, next)).await;
     if let Some(detail) = failure {
-        tracing::error!(%method, route = %path, status = resp.status().as_u16(), error = %detail, "internal error");
+        let (route, status) = (uri.path(), resp.status().as_u16());
+        tracing::error!(%method, route, status, error = %detail, "internal error");
     }
     security::add_headers(resp.headers_mut());
     resp
