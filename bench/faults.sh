@@ -3,7 +3,7 @@
 # 2 consumers, RabbitMQ, MariaDB) while consumers are kill -9'd twice, RabbitMQ's app is stopped
 # and started, a stock owner and a node are kill -9'd and restarted; then the books, a
 # reconciliation and a second crowd for what was stranded. The harness is the ignored test
-# server/tests/api/faults.rs, run alone (it stops RabbitMQ, which other tests use). Writes
+# server/tests/services/faults.rs, run alone (it stops RabbitMQ, which other tests use). Writes
 # bench/results/faults.json and exits non-zero unless lost, duplicates, oversold and
 # undersold_after_reconcile are all 0.
 # Knobs: FAULT_UNITS (1500), FAULT_USERS (5000), FAULT_PACE_MS (8: one shopper starts every 8 ms).
@@ -16,7 +16,7 @@ command -v rabbitmqctl >/dev/null || { echo "faults: rabbitmqctl not found" >&2;
 
 out=bench/results/faults.json
 rm -f "$out"
-cargo test -p server --test api faults_lose_nothing -- --ignored --nocapture --test-threads=1
+cargo test -p server --test services faults_lose_nothing -- --ignored --nocapture --test-threads=1
 [ -s "$out" ] || { echo "faults: $out was not written" >&2; exit 1; }
 python3 - "$out" <<'PY'
 import json, sys

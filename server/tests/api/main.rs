@@ -1,13 +1,18 @@
-//! Integration tests: each spawns a real server on port 0 with its own database and talks HTTP.
+//! Integration tests that need nothing but this machine: each spawns a real server on port 0 with
+//! its own SQLite database and talks HTTP. Those that need MariaDB and RabbitMQ are the
+//! `services` test binary (`cargo test -p server --test services`).
+
+// Shared with the `services` tests, which use the rest of them.
+#[allow(dead_code)]
+#[path = "../support/helpers.rs"]
+mod helpers;
+#[allow(dead_code)]
+#[path = "../support/scenarios.rs"]
+mod scenarios;
 
 mod admin;
 mod auth;
-mod cluster;
-mod faults;
 mod hangups;
-mod harness;
-mod helpers;
 mod pages;
 mod pipeline;
-mod rabbit;
 mod refusals;

@@ -1,5 +1,6 @@
 //! `spawn_app()`: a real server on port 0 with its own SQLite file, plus helpers that act
-//! like shoppers over HTTP.
+//! like shoppers over HTTP; `spawn_in(Mode::Rabbit, …)` and the MariaDB / RabbitMQ helpers for the
+//! `services` tests, which say how to start those when they cannot reach them.
 
 use app::model::Role;
 use reqwest::StatusCode;
@@ -51,9 +52,10 @@ pub async fn fresh_mysql_url() -> String {
         server::now_ms(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
+    require("MariaDB", &root);
     let pool = sqlx::AnyPool::connect(&root)
         .await
-        .expect("MariaDB at 127.0.0.1:3306 (see README)");
+        .unwrap_or_else(|e| unreachable_service("MariaDB", &root, e));
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&pool)
         .await
@@ -65,9 +67,38 @@ pub async fn fresh_mysql_url() -> String {
     format!("{base}/{name}")
 }
 
+/// The broker's URL, once it is known to answer.
 pub fn amqp_url() -> String {
-    std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+    let url = std::env::var("TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+    require("RabbitMQ", &url);
+    url
+}
+
+/// Fails at once, saying what to start, when nothing listens at the URL's `host:port` (a pool
+/// would wait half a minute first).
+fn require(service: &str, url: &str) {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let host = host.split('/').next().unwrap_or_default();
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(host)
+        .ok()
+        .and_then(|mut a| a.next());
+    let Some(addr) = addr else {
+        unreachable_service(service, url, "no such address")
+    };
+    if let Err(e) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        unreachable_service(service, url, e)
+    }
+}
+
+/// A test of the `services` binary without its service: say what to do, once, and stop.
+fn unreachable_service(service: &str, at: &str, e: impl std::fmt::Display) -> ! {
+    let at = server::config::redact_url(at);
+    panic!(
+        "{service} at {at} is not reachable ({e}). Start the services with `scripts/services.sh`, \
+         or run only the tests that need none: `cargo test -p server --lib --test api --test fuzz`"
+    )
 }
 
 pub fn unique_queue() -> String {

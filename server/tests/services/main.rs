@@ -1,0 +1,17 @@
+//! Integration tests on the machine's MariaDB (127.0.0.1:3306) and RabbitMQ (127.0.0.1:5672):
+//! `scripts/services.sh` starts both. Without them each test here fails at once, saying so; the
+//! tests that need nothing else are `cargo test -p server --lib --test api --test fuzz`.
+
+// Shared with the `api` tests, which use the rest of them.
+#[allow(dead_code)]
+#[path = "../support/helpers.rs"]
+mod helpers;
+#[allow(dead_code)]
+#[path = "../support/scenarios.rs"]
+mod scenarios;
+
+mod cluster;
+mod faults;
+mod harness;
+mod pipeline;
+mod rabbit;
