@@ -93,7 +93,7 @@ start() {
     return 1
   fi
   "$FLASH_ROOT/scripts/services.sh" >/dev/null
-  if [ "$profile" = release ]; then cargo build --release -p server; else cargo build -p server; fi
+  if [ "$profile" = release ]; then cargo build --release --workspace --bins; else cargo build --workspace --bins; fi
   if [ "${FRESH:-1}" = 1 ] || [ ! -f "$dir/env" ]; then
     mariadb -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
     rm -f "$dir"/*.log

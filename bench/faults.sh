@@ -16,7 +16,7 @@ command -v rabbitmqctl >/dev/null || { echo "faults: rabbitmqctl not found" >&2;
 
 out=bench/results/faults.json
 rm -f "$out"
-cargo test -p server --test services faults_lose_nothing -- --ignored --nocapture --test-threads=1
+cargo test --workspace --test services faults_lose_nothing -- --ignored --nocapture --test-threads=1
 [ -s "$out" ] || { echo "faults: $out was not written" >&2; exit 1; }
 python3 - "$out" <<'PY'
 import json, sys

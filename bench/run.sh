@@ -46,8 +46,9 @@ profile=${PROFILE:-release}
 # A client gives up on an answer after this long (wrk's default); unoptimised builds get longer.
 timeout_secs=${TIMEOUT_SECS:-$([ "$profile" = debug ] && echo 10 || echo 2)}
 case "$profile" in
-  release) build=(cargo build --release -p server -p bench) ;;
-  debug) build=(cargo build -p server -p bench) ;;
+  # The workspace's features, as `cargo test --workspace` resolves them: its binaries are reused.
+  release) build=(cargo build --release --workspace --bins) ;;
+  debug) build=(cargo build --workspace --bins) ;;
   *) echo "PROFILE must be release or debug, not $profile" >&2; exit 2 ;;
 esac
 bin="target/$profile"

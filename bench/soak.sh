@@ -25,11 +25,11 @@ port=${SOAK_PORT:-3950}
 concurrency=${SOAK_CONCURRENCY:-128}
 if [ "$profile" = release ]; then
   users=${SOAK_USERS:-100000}
-  cargo build --release -p server -p bench --bin server --bin soak
+  cargo build --release --workspace --bins
   bin=target/release
 else
   users=${SOAK_USERS:-20000}
-  cargo build -p server -p bench --bin server --bin soak
+  cargo build --workspace --bins
   bin=target/debug
 fi
 out=bench/results

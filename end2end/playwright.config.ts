@@ -1,8 +1,10 @@
 import { defineConfig, devices } from '@playwright/test';
 
-// The server is started by `cargo leptos end-to-end` (see scripts/test.sh), which then runs
-// `npx playwright test` in this folder. Browsers come from Debian (`/usr/bin/chromium`): never run
-// `npx playwright install` (it downloads a browser build, which cannot be fetched here).
+// scripts/test.sh builds the site (`cargo leptos build --frontend-only`), starts the server that
+// `cargo test --workspace` built, then runs `npx playwright test` in this folder (`cargo leptos
+// end-to-end` does the same with a server of its own build). Browsers come from Debian
+// (`/usr/bin/chromium`): never run `npx playwright install` (it downloads a browser build, which
+// cannot be fetched here).
 const baseURL = process.env.E2E_BASE_URL ?? 'http://127.0.0.1:3000';
 
 export default defineConfig({

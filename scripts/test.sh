@@ -69,7 +69,9 @@ wasm_purity() {
 }
 
 # Playwright against a real server: a fresh SQLite database, test mode (a fixed captcha answer),
-# and a random secret for this run.
+# and a random secret for this run. cargo-leptos builds the Wasm and the site only; the server is
+# the binary `cargo test --workspace` built (cargo-leptos would build it again with other
+# features: minutes of compiling on a fresh checkout).
 end_to_end() {
   if flash_port_open 127.0.0.1 3000; then
     echo "127.0.0.1:3000 is in use (a running dev server?): stop it first, the end-to-end tests need that port." >&2
@@ -78,15 +80,32 @@ end_to_end() {
   mkdir -p data
   rm -f data/e2e.db data/e2e.db-*
   rm -rf end2end/test-results
-  local secret
+  cargo leptos build --frontend-only
+  cargo build --workspace --bins
+  local secret pid rc=0
   secret="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   env \
     LEPTOS_SITE_ADDR=127.0.0.1:3000 \
+    LEPTOS_SITE_ROOT=target/site \
+    LEPTOS_SITE_PKG_DIR=pkg \
+    LEPTOS_OUTPUT_NAME=flash-sale \
     DATABASE_URL='sqlite://data/e2e.db?mode=rwc' \
     FLASH_TEST_MODE=1 \
     FLASH_CAPTCHA_TEST_ANSWER=e2e-pass \
     FLASH_SECRET="$secret" \
-    cargo leptos end-to-end
+    target/debug/server serve >target/e2e-server.log 2>&1 &
+  pid=$!
+  if ! flash_wait_port 127.0.0.1 3000 60; then
+    echo "the server did not come up on 127.0.0.1:3000; its log:" >&2
+    cat target/e2e-server.log >&2
+    kill "$pid" 2>/dev/null
+    return 1
+  fi
+  (cd end2end && npx playwright test) || rc=$?
+  kill -TERM "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
+  [ "$rc" -eq 0 ] || { echo "end-to-end failed; the server's log: target/e2e-server.log" >&2; }
+  return "$rc"
 }
 
 step "bootstrap" "$FLASH_ROOT/scripts/bootstrap.sh"

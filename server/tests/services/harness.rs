@@ -2,7 +2,8 @@
 //! owners, 2 consumers — on the machine's RabbitMQ and MariaDB, with each process killable and
 //! restartable by name (`node-0`, `stock-1`, `consumer-0`, ...).
 
-use crate::helpers::{amqp_url, fresh_mysql_url, unique_queue, Shopper, TestApp, ANSWER, SECRET};
+use crate::backends::{amqp_url, fresh_mysql_url, unique_queue};
+use crate::helpers::{Shopper, TestApp, ANSWER, SECRET};
 use rand::Rng;
 use reqwest::StatusCode;
 use serde_json::{json, Value};

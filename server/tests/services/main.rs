@@ -4,6 +4,9 @@
 
 // Shared with the `api` tests, which use the rest of them.
 #[allow(dead_code)]
+#[path = "../support/backends.rs"]
+mod backends;
+#[allow(dead_code)]
 #[path = "../support/helpers.rs"]
 mod helpers;
 #[allow(dead_code)]

@@ -1,6 +1,7 @@
 //! RabbitMQ + MariaDB faults, against the machine's real services.
 
-use crate::helpers::{amqp_url, code, fresh_mysql_url, spawn_app_on, unique_queue};
+use crate::backends::{amqp_url, fresh_mysql_url, unique_queue};
+use crate::helpers::{code, spawn_app_on};
 use futures::StreamExt;
 use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use reqwest::StatusCode;

@@ -2,6 +2,7 @@
 //! like shoppers over HTTP; `spawn_in(Mode::Rabbit, …)` and the MariaDB / RabbitMQ helpers for the
 //! `services` tests, which say how to start those when they cannot reach them.
 
+use crate::backends;
 use app::model::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -29,85 +30,21 @@ pub struct TestApp {
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
+/// A number no other call in this process gets: for names of databases, queues, users.
+pub fn next_id() -> u64 {
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 pub fn fresh_sqlite_url() -> String {
     let dir = std::env::temp_dir().join("flash-sale-tests");
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let n = next_id();
     let path = dir.join(format!(
         "t{}-{}-{n}.db",
         std::process::id(),
         server::now_ms()
     ));
     format!("sqlite://{}?mode=rwc", path.display())
-}
-
-/// A database of its own on the machine's MariaDB, so that tests do not see each other.
-pub async fn fresh_mysql_url() -> String {
-    sqlx::any::install_default_drivers();
-    let root = std::env::var("TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
-    let name = format!(
-        "flash_t{}_{}_{}",
-        std::process::id(),
-        server::now_ms(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
-    require("MariaDB", &root);
-    let pool = sqlx::AnyPool::connect(&root)
-        .await
-        .unwrap_or_else(|e| unreachable_service("MariaDB", &root, e));
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&pool)
-        .await
-        .expect("create database");
-    let base = root
-        .rsplit_once('/')
-        .map(|(b, _)| b.to_string())
-        .unwrap_or(root);
-    format!("{base}/{name}")
-}
-
-/// The broker's URL, once it is known to answer.
-pub fn amqp_url() -> String {
-    let url = std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
-    require("RabbitMQ", &url);
-    url
-}
-
-/// Fails at once, saying what to start, when nothing listens at the URL's `host:port` (a pool
-/// would wait half a minute first).
-fn require(service: &str, url: &str) {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let host = host.split('/').next().unwrap_or_default();
-    let addr = std::net::ToSocketAddrs::to_socket_addrs(host)
-        .ok()
-        .and_then(|mut a| a.next());
-    let Some(addr) = addr else {
-        unreachable_service(service, url, "no such address")
-    };
-    if let Err(e) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
-        unreachable_service(service, url, e)
-    }
-}
-
-/// A test of the `services` binary without its service: say what to do, once, and stop.
-fn unreachable_service(service: &str, at: &str, e: impl std::fmt::Display) -> ! {
-    let at = server::config::redact_url(at);
-    panic!(
-        "{service} at {at} is not reachable ({e}). Start the services with `scripts/services.sh`, \
-         or run only the tests that need none: `cargo test -p server --lib --test api --test fuzz`"
-    )
-}
-
-pub fn unique_queue() -> String {
-    format!(
-        "flash.test.{}.{}.{}",
-        std::process::id(),
-        server::now_ms(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// Where the sale runs: the embedded default, or RabbitMQ + MariaDB (the real services).
@@ -121,11 +58,11 @@ pub async fn spawn_in(mode: Mode, overrides: &[(&'static str, &str)]) -> TestApp
     match mode {
         Mode::Embedded => spawn_app(overrides).await,
         Mode::Rabbit => {
-            let (amqp, queue) = (amqp_url(), unique_queue());
+            let (amqp, queue) = (backends::amqp_url(), backends::unique_queue());
             let mut env: Vec<(&'static str, &str)> =
                 vec![("AMQP_URL", &amqp), ("FLASH_QUEUE", &queue)];
             env.extend_from_slice(overrides);
-            spawn_app_on(&fresh_mysql_url().await, &env).await
+            spawn_app_on(&backends::fresh_mysql_url().await, &env).await
         }
     }
 }
@@ -252,11 +189,7 @@ impl TestApp {
     /// their auth cookies, sealed with the server's secret.
     pub async fn shoppers(&self, n: usize) -> Vec<Shopper> {
         let now = server::now_ms();
-        let prefix = format!(
-            "s{}x{}",
-            now % 1_000_000,
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let prefix = format!("s{}x{}", now % 1_000_000, next_id());
         let hash =
             "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$invalidinvalidinvalidinvalidinvalidinva";
         let codec = CookieCodec::new(SECRET, &[], Duration::from_secs(3600), false);
@@ -294,7 +227,7 @@ impl TestApp {
     /// An admin account (made in the database) with its cookie.
     pub async fn admin(&self) -> Shopper {
         let now = server::now_ms();
-        let name = format!("admin{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        let name = format!("admin{}", next_id());
         let user = server::repositories::users::insert(&self.db, &name, "x", Role::Admin, now)
             .await
             .expect("admin");
