@@ -18,10 +18,9 @@ pub const ROUTE_PATH: &str = "/internal/v1/route";
 
 /// Whether the node handling a user's step is their owner, or stands in for an unreachable one
 /// (and must then check what the owner may have done: orders it took reached the database only).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Standing {
-    #[default]
     Owner,
     StandIn,
 }

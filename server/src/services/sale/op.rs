@@ -40,7 +40,7 @@ into_op!(NewCaptcha => Captcha, VerifyCaptcha => Verify, Purchase => Purchase, M
 pub struct Routed {
     pub user: Claims,
     pub op: Op,
-    #[serde(default)]
+    /// Required: a message without it must not pass for the owner's and skip the stand-in check.
     pub standing: Standing,
 }
 
@@ -95,5 +95,33 @@ impl Reply {
             } => Err(AppError::RateLimited(error, secs)),
             Reply::Err { error, .. } => Err(AppError::Api(error)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims() -> serde_json::Value {
+        json!({"user_id": 7, "role": "shopper", "name": "ann", "issued_at": 0, "expires_at": 1})
+    }
+
+    #[test]
+    fn the_wire_keeps_its_shape_and_requires_the_standing() {
+        let op = json!({"op": "purchase", "product_id": 3, "pass": "p"});
+        let routed: Routed =
+            serde_json::from_value(json!({"user": claims(), "op": op, "standing": "stand_in"}))
+                .expect("a routed purchase");
+        assert_eq!(routed.standing, Standing::StandIn);
+        assert!(matches!(&routed.op, Op::Purchase(p) if p.product_id.0 == 3 && p.pass == "p"));
+        assert_eq!(serde_json::to_value(&routed.op).unwrap(), op);
+        let orders: Op = serde_json::from_value(json!({"op": "orders"})).expect("my orders");
+        assert!(matches!(orders, Op::Orders(_)));
+        let missing = serde_json::from_value::<Routed>(json!({"user": claims(), "op": op}));
+        assert!(
+            missing.is_err(),
+            "no standing: refused, not taken for the owner's"
+        );
     }
 }

@@ -67,7 +67,17 @@ impl Stock {
     }
 
     pub async fn take(&self, product_id: i64, now: i64) -> Result<Take, sqlx::Error> {
-        let local = self.local(product_id);
+        self.take_from(product_id, &self.local(product_id), now)
+            .await
+    }
+
+    /// `take` with the product's counter in hand: the unit's guard keeps it for its give-back.
+    async fn take_from(
+        &self,
+        product_id: i64,
+        local: &Local,
+        now: i64,
+    ) -> Result<Take, sqlx::Error> {
         loop {
             let took = local
                 .units
@@ -200,10 +210,13 @@ impl StockControl {
         now: Millis,
     ) -> anyhow::Result<Option<Held<Unit>>> {
         let unit = match self {
-            StockControl::Local(s) => match s.take(product.0, now.0).await? {
-                Take::Taken => Unit::Local(s.local(product.0)),
-                Take::SoldOut => return Ok(None),
-            },
+            StockControl::Local(s) => {
+                let local = s.local(product.0);
+                match s.take_from(product.0, &local, now.0).await? {
+                    Take::Taken => Unit::Local(local),
+                    Take::SoldOut => return Ok(None),
+                }
+            }
             StockControl::Remote(r) => match r.take(product.0, user.0).await? {
                 Take::Taken => Unit::Remote {
                     owners: r.clone(),
