@@ -109,14 +109,19 @@ pub async fn spawn_app_on(db_url: &str, overrides: &[(&'static str, &str)]) -> T
     TestApp {
         base: format!("http://{addr}"),
         db,
-        http: reqwest::Client::builder()
-            .pool_max_idle_per_host(64)
-            .timeout(Duration::from_secs(60))
-            .build()
-            .expect("client"),
+        http: client(),
         stop: Some(stop),
         task: Some(task),
     }
+}
+
+/// The shoppers' HTTP client: keep-alive connections, a generous timeout for debug builds.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
 }
 
 impl TestApp {
@@ -125,11 +130,7 @@ impl TestApp {
         TestApp {
             base,
             db,
-            http: reqwest::Client::builder()
-                .pool_max_idle_per_host(64)
-                .timeout(Duration::from_secs(60))
-                .build()
-                .expect("client"),
+            http: client(),
             stop: None,
             task: None,
         }
