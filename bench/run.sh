@@ -14,6 +14,9 @@
 #            with a fresh pass. The top-level keys are the 256-connection figures. The
 #            hello-world is also sent the sold-out run's own requests (*_same_requests keys), so
 #            that wrk's cost per request is alike on both sides of that ratio.
+#   captcha  the cost of one captcha drawn while the shopper waits, against one from the pool.
+#   crowd    browsers, not a load tool: pages that load, hold the live stream and click
+#            (bench/crowd.sh, which has its own knobs).
 #   cluster  the sale on the loopback cluster of bench/cluster.sh (3 nodes on BENCH_PORT+1..3,
 #            2 stock owners on BENCH_PORT+101..102, 2 consumers): the shoppers are spread over
 #            the nodes round-robin, as a load balancer would. Same sizes and verdict as sale.
@@ -33,13 +36,20 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 . scripts/env.sh
-scenario=${1:?usage: bench/run.sh sale|seed|ratio|cluster}
+scenario=${1:?usage: bench/run.sh sale|seed|ratio|cluster|crowd|captcha}
+if [ "$scenario" = crowd ]; then exec bench/crowd.sh; fi
+if [ "$scenario" = captcha ]; then
+  [ "${BUILD:-1}" = 0 ] || cargo build --release --workspace --bins
+  mkdir -p "${OUT_DIR:-bench/results}"
+  target/release/captcha-cost | tee "${OUT_DIR:-bench/results}/captcha.json"
+  exit 0
+fi
 case "$scenario" in
   sale) units=${UNITS:-100000}; users=${USERS:-200000}; limits=off ;;
   seed) units=${UNITS:-10000}; users=${USERS:-12000}; limits=on ;;
   ratio) users=${USERS:-500000}; limits=off; duration=${DURATION:-4s} ;;
   cluster) units=${UNITS:-100000}; users=${USERS:-200000}; limits=off ;;
-  *) echo "unknown scenario: $scenario (sale|seed|ratio|cluster)" >&2; exit 2 ;;
+  *) echo "unknown scenario: $scenario (sale|seed|ratio|cluster|crowd)" >&2; exit 2 ;;
 esac
 concurrency=${CONCURRENCY:-256}
 profile=${PROFILE:-release}

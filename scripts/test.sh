@@ -72,8 +72,9 @@ wasm_purity() {
   echo "Wasm purity check passed: no tokio, sqlx, lapin or mio in the hydrate build ($(awk '{print $1}' <<<"$tree" | sort -u | wc -l) crates checked)."
 }
 
-# Playwright against a real server: a fresh SQLite database, test mode (a fixed captcha answer),
-# and a random secret for this run. cargo-leptos builds the Wasm and the site only; the server is
+# Playwright against a real server: a fresh SQLite database, RabbitMQ (so that a purchase is
+# queued, then confirmed on the live stream), test mode (a fixed captcha answer), and a random
+# secret for this run. cargo-leptos builds the Wasm and the site only; the server is
 # the binary `cargo test --workspace` built (cargo-leptos would build it again with other
 # features: minutes of compiling on a fresh checkout).
 end_to_end() {
@@ -94,6 +95,8 @@ end_to_end() {
     LEPTOS_SITE_PKG_DIR=pkg \
     LEPTOS_OUTPUT_NAME=flash-sale \
     DATABASE_URL='sqlite://data/e2e.db?mode=rwc' \
+    AMQP_URL='amqp://guest:guest@127.0.0.1:5672/%2f' \
+    FLASH_QUEUE="flash.e2e.$$" \
     FLASH_TEST_MODE=1 \
     FLASH_CAPTCHA_TEST_ANSWER=e2e-pass \
     FLASH_SECRET="$secret" \
@@ -125,3 +128,6 @@ step "sale (CI-sized)" env PROFILE=debug UNITS=2000 USERS=3000 "$FLASH_ROOT/benc
 step "faults (cluster, kill -9, broker restart)" "$FLASH_ROOT/bench/faults.sh"
 step "soak (CI-sized)" env SOAK_SECS=15 PROFILE=debug "$FLASH_ROOT/bench/soak.sh"
 step "end-to-end (Playwright)" end_to_end
+# Browsers at a small sale: pages held open on the live stream, real captcha drawings, buckets on.
+step "crowd (CI-sized)" env PROFILE=debug BUILD=0 PAGES=500 UNITS=50 OPEN_SECS=5 IDLE_SECS=3 \
+  LINGER_SECS=8 "$FLASH_ROOT/bench/crowd.sh"

@@ -9,7 +9,7 @@ pub mod time;
 
 use components::header::Header;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
@@ -28,6 +28,10 @@ use pages::{
     products::ProductsPage,
 };
 
+/// The version of the site's files under `/pkg`, for their links (`None`: they may change).
+#[derive(Clone, Debug, Default)]
+pub struct AssetVersion(pub Option<String>);
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
@@ -36,7 +40,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <SiteFiles options />
                 <MetaTags />
             </head>
             <body>
@@ -46,13 +50,45 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Leptos's `HydrationScripts`, with the files' version in each link: a versioned file is kept
+/// by browsers and caches for good, so a crowd loads the 1 MB of Wasm once per browser.
+#[component]
+fn SiteFiles(options: LeptosOptions) -> impl IntoView {
+    let v = use_context::<AssetVersion>()
+        .and_then(|a| a.0)
+        .map(|v| format!("?v={v}"))
+        .unwrap_or_default();
+    let base = format!("/{}/{}", options.site_pkg_dir, options.output_name);
+    // cargo-leptos names the Wasm `<name>.wasm` when it sets LEPTOS_OUTPUT_NAME for the build
+    // (.cargo/config.toml does), else wasm-bindgen's `<name>_bg.wasm`.
+    let bg = if option_env!("LEPTOS_OUTPUT_NAME").is_some() {
+        ""
+    } else {
+        "_bg"
+    };
+    let (js, wasm, css) = (
+        format!("{base}.js{v}"),
+        format!("{base}{bg}.wasm{v}"),
+        format!("{base}.css{v}"),
+    );
+    // No `<`, `>` or `&`: the script is the text of an element.
+    let start = format!(
+        "import({js:?}).then(function (m) {{ return m.default({{ module_or_path: {wasm:?} }}).then(function () {{ m.hydrate(); }}); }});"
+    );
+    view! {
+        <link rel="modulepreload" href=js />
+        <link rel="preload" href=wasm r#as="fetch" r#type="application/wasm" crossorigin="" />
+        <link rel="stylesheet" id="leptos" href=css />
+        <script type="module">{start}</script>
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     components::auth_state::provide_auth();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/flash-sale.css" />
         <Link rel="icon" href="/favicon.ico" />
         <Meta name="description" content="Flash sales that never oversell." />
         <Title formatter=|text: String| format!("{text} · Flash Sale") />

@@ -23,8 +23,10 @@ test('register, log out, log in, and return to the page that asked for a login',
   await expect(page).toHaveURL(/\/$/);
   await logout(page);
 
-  // A logged-out visit to a product page goes to the login form and comes back after it.
+  // A logged-out visitor sees the product page; buying goes to the login form and back.
   await page.goto('/product/1');
+  await hydrated(page);
+  await page.getByTestId('login-to-buy').click();
   await expect(page).toHaveURL(/\/login\?next=(%2F|\/)product(%2F|\/)1$/);
   await login(page, name);
   await expect(page).toHaveURL(/\/product\/1$/);

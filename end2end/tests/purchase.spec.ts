@@ -191,11 +191,19 @@ for (const productName of ['Smart Watch', 'Vintage Camera']) {
   });
 }
 
-test('logged out: a product page redirects to the login form', async ({ page }) => {
-  await page.goto('/product/1');
-  await expect(page).toHaveURL(/\/login\?next=(%2F|\/)product(%2F|\/)1$/);
+test('logged out: a product page shows, and buying asks for a login first', async ({ page }) => {
+  const response = await page.goto('/product/1');
+  expect(response?.status()).toBe(200);
   await hydrated(page);
-  await expect(page.locator('#name')).toBeVisible();
-  await expect(page.locator('#password')).toBeVisible();
+  await expect(page.getByTestId('product-page')).toBeVisible();
   await expect(page.getByTestId('buy-button')).toHaveCount(0);
+  await expect(page.getByTestId('login-to-buy')).toBeVisible();
+});
+
+test('an unknown product is a 404 page', async ({ page, consoleGuard }) => {
+  consoleGuard.allow(/status of 404/);
+  const response = await page.goto('/product/999999');
+  expect(response?.status()).toBe(404);
+  await hydrated(page);
+  await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
 });

@@ -6,14 +6,16 @@ use crate::controllers::{self, AppState, Shared};
 use crate::now_ms;
 use crate::repositories::{demo, products, Db, DbKind};
 use crate::services::accounts::{hash_password, Accounts};
+use crate::services::assets::Assets;
 use crate::services::auth::Authenticator;
 use crate::services::blacklist::Blacklist;
-use crate::services::captcha::Captchas;
+use crate::services::captcha::{Captchas, Pool};
 use crate::services::catalog::Catalog;
 use crate::services::cookie::CookieCodec;
 use crate::services::cooldown::Cooldown;
 use crate::services::forward::Forwarder;
 use crate::services::limiter::Limiters;
+use crate::services::live::Live;
 use crate::services::monitor::Monitor;
 use crate::services::operations::Operations;
 use crate::services::peers::Peers;
@@ -35,6 +37,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     stock: StockControl,
+    live: Live,
     queue_task: JoinHandle<()>,
     consumer: Option<(tokio::sync::watch::Sender<bool>, JoinHandle<()>)>,
 }
@@ -90,6 +93,7 @@ impl Application {
         let catalog = Catalog::new(db.clone(), cfg.preview.as_millis() as i64);
         let blacklist = Blacklist::load(db.clone()).await?;
         let stock = stock_control(&cfg, &db)?;
+        let live = Live::new(catalog.clone(), db.clone(), cfg.live.clone());
         let local = LocalSale::new(SaleStages {
             db: db.clone(),
             catalog: catalog.clone(),
@@ -100,9 +104,14 @@ impl Application {
                 cfg.captcha_ttl.as_millis() as i64,
                 cfg.pass_ttl.as_millis() as i64,
                 cfg.captcha_test_answer.clone(),
+            )
+            .with_pool(
+                Pool::new(cfg.captcha_pool, cfg.captcha_drawers),
+                cfg.captcha_real_drawings,
             ),
             stock: stock.clone(),
             queue,
+            live: live.clone(),
             metrics: metrics.clone(),
         });
         let state = AppState(Arc::new(Shared {
@@ -115,9 +124,21 @@ impl Application {
                 blacklist,
                 metrics.clone(),
             ),
-            monitor: Monitor::new(db, local.clone(), limiters.clone(), metrics.clone()),
+            monitor: Monitor::new(
+                db,
+                local.clone(),
+                live.clone(),
+                limiters.clone(),
+                metrics.clone(),
+            ),
             sale: Sale::new(local, Forwarder::new(&cfg.cluster)?),
             catalog,
+            live: live.clone(),
+            assets: Assets::new(
+                std::path::Path::new(&*leptos.site_root).join(&*leptos.site_pkg_dir),
+                // `cargo leptos watch` rebuilds the files under the running server.
+                std::env::var_os("LEPTOS_WATCH").is_some(),
+            ),
             limiters,
             metrics,
             leptos,
@@ -133,6 +154,7 @@ impl Application {
             listener,
             router: controllers::router(state),
             stock,
+            live,
             queue_task,
             consumer,
         })
@@ -152,12 +174,18 @@ impl Application {
             listener,
             router,
             stock,
+            live,
             queue_task,
             consumer,
         } = self;
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         // The last queue handle goes with the router's services: then the batcher writes what it
         // holds and ends.
+        // Open pages' streams never end by themselves: the server would wait for them.
+        let shutdown = async move {
+            shutdown.await;
+            live.close();
+        };
         axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await?;

@@ -2,8 +2,8 @@
 //! pipeline; `app` cannot depend on `server`, so the seam is this trait.
 
 use crate::model::{
-    ApiError, BlacklistEntry, Captcha, Dashboard, Order, OrderFilter, OrdersPage, Product,
-    ProductForm, PurchaseOutcome, PurchasePass, StockInfo, User,
+    ApiError, BlacklistEntry, Captcha, Dashboard, LiveStock, Order, OrderFilter, OrdersPage,
+    Product, ProductForm, PurchaseOutcome, PurchasePass, User,
 };
 use http::request::Parts;
 
@@ -17,7 +17,7 @@ pub struct SessionCookie {
 pub trait Backend: Send + Sync + 'static {
     async fn products(&self, req: &Parts) -> Result<Vec<Product>, ApiError>;
     async fn product(&self, req: &Parts, id: i64) -> Result<Product, ApiError>;
-    async fn stock(&self, req: &Parts, id: i64) -> Result<StockInfo, ApiError>;
+    async fn stock(&self, req: &Parts, id: i64) -> Result<LiveStock, ApiError>;
 
     async fn register(
         &self,

@@ -1,4 +1,4 @@
-use crate::model::{ApiError, Product, StockInfo};
+use crate::model::{ApiError, LiveStock, Product};
 use leptos::prelude::*;
 
 #[server(endpoint = "products")]
@@ -14,7 +14,7 @@ pub async fn get_product(id: i64) -> Result<Product, ApiError> {
 }
 
 #[server(endpoint = "stock")]
-pub async fn get_stock(id: i64) -> Result<StockInfo, ApiError> {
+pub async fn get_stock(id: i64) -> Result<LiveStock, ApiError> {
     let (backend, parts) = super::ssr::context().await?;
     backend.stock(&parts, id).await
 }

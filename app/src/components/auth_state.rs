@@ -6,7 +6,9 @@ use leptos::prelude::*;
 
 #[derive(Clone, Copy)]
 pub struct Auth {
-    pub user: Resource<Result<Option<User>, ApiError>>,
+    /// Who is logged in, asked by the browser once the page is up: public pages render the same
+    /// HTML for everyone (a cache may serve them), and the user's parts fill in afterwards.
+    pub user: LocalResource<Result<Option<User>, ApiError>>,
     refresh: RwSignal<u32>,
 }
 
@@ -14,11 +16,21 @@ impl Auth {
     pub fn refresh(&self) {
         self.refresh.update(|n| *n = n.wrapping_add(1));
     }
+
+    /// Who is logged in, asked while the server renders: for the pages that are the user's own
+    /// (orders, admin), which redirect or refuse before anything is shown.
+    pub fn rendered_user(&self) -> Resource<Result<Option<User>, ApiError>> {
+        let refresh = self.refresh;
+        Resource::new(move || refresh.get(), |_| current_user())
+    }
 }
 
 pub fn provide_auth() {
     let refresh = RwSignal::new(0u32);
-    let user = Resource::new(move || refresh.get(), |_| current_user());
+    let user = LocalResource::new(move || {
+        refresh.track();
+        current_user()
+    });
     provide_context(Auth { user, refresh });
 }
 

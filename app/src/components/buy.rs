@@ -1,9 +1,11 @@
 //! "Buy now": captcha → pass → purchase → queued → confirmed, with the 10-second cooldown.
 
+use super::auth_state::{login_href, use_auth};
 use super::captcha_modal::CaptchaModal;
 use super::clock::browser_now;
+use super::live::{Link, LiveProduct};
 use crate::api::{my_orders, new_captcha, purchase, verify_captcha};
-use crate::model::{ApiError, Captcha, ErrorCode, OrderStatus};
+use crate::model::{ApiError, Captcha, ErrorCode, OrderStatus, SalePhase};
 use crate::time::format_countdown;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -18,8 +20,13 @@ enum Notice {
     Error(ErrorCode, String),
 }
 
+/// Enabled while the sale is on and units are left, as the live stream tells; a visitor who is
+/// not logged in is sent to the login first.
 #[component]
-pub fn BuyPanel(product_id: i64, enabled: bool) -> impl IntoView {
+pub fn BuyPanel(product_id: i64, live: LiveProduct) -> impl IntoView {
+    let enabled = move || live.phase() == SalePhase::OnSale && live.stock.get().stock_left > 0;
+    let auth = use_auth();
+    let anonymous = move || matches!(auth.user.get(), Some(Ok(None)));
     let modal_open = RwSignal::new(false);
     let captcha = RwSignal::new(None::<Captcha>);
     let captcha_error = RwSignal::new(None::<String>);
@@ -103,7 +110,7 @@ pub fn BuyPanel(product_id: i64, enabled: bool) -> impl IntoView {
                         Ok(outcome) => {
                             notice.set(Some(queued_or_confirmed(outcome.status)));
                             if outcome.status == OrderStatus::Queued {
-                                wait_for_confirmation(outcome.order_id, notice).await;
+                                wait_for_confirmation(outcome.order_id, live, notice).await;
                             }
                         }
                         Err(e) => notice.set(Some(error_notice(e))),
@@ -127,22 +134,36 @@ pub fn BuyPanel(product_id: i64, enabled: bool) -> impl IntoView {
     let remaining = move || (cooldown_until.get() - now.get()).max(0);
     let cooling = move || remaining() > 0;
 
+    let here = format!("/product/{product_id}");
     view! {
         <div class="buy">
-            <button
-                class="button button-buy"
-                data-testid="buy-button"
-                disabled=move || !enabled || cooling() || busy.get()
-                on:click=open
-            >
-                {move || {
-                    if cooling() {
-                        format!("Wait {}", format_countdown(remaining()))
-                    } else {
-                        "Buy now".to_string()
+            <Show
+                when=move || !anonymous()
+                fallback=move || {
+                    view! {
+                        <a class="button button-buy" data-testid="login-to-buy" href=login_href(&here)>
+                            "Log in to buy"
+                        </a>
                     }
-                }}
-            </button>
+                }
+            >
+                <button
+                    class="button button-buy"
+                    data-testid="buy-button"
+                    disabled=move || !enabled() || cooling() || busy.get()
+                    on:click=open
+                >
+                    {move || {
+                        if cooling() {
+                            format!("Wait {}", format_countdown(remaining()))
+                        } else if live.phase() == SalePhase::OnSale && live.stock.get().stock_left <= 0 {
+                            "Sold out".to_string()
+                        } else {
+                            "Buy now".to_string()
+                        }
+                    }}
+                </button>
+            </Show>
             {move || {
                 cooling()
                     .then(|| {
@@ -180,17 +201,42 @@ fn queued_or_confirmed(status: OrderStatus) -> Notice {
     }
 }
 
-async fn wait_for_confirmation(order_id: String, notice: RwSignal<Option<Notice>>) {
-    for _ in 0..60 {
-        gloo_sleep(500).await;
-        if let Ok(orders) = my_orders().await {
-            let confirmed = orders
-                .iter()
-                .any(|o| o.order_id == order_id && o.status == OrderStatus::Confirmed);
-            if confirmed {
-                notice.try_set(Some(queued_or_confirmed(OrderStatus::Confirmed)));
-                return;
+/// Until the order is stored: told by the live stream, or (when the page is not live, or the
+/// stream stays silent, as when it is held by another node) asked with backoff.
+async fn wait_for_confirmation(
+    order_id: String,
+    live: LiveProduct,
+    notice: RwSignal<Option<Notice>>,
+) {
+    const GIVE_UP_MS: u32 = 60_000;
+    /// A live page waits this long for the stream before asking.
+    const QUIET_MS: u32 = 5_000;
+    let (mut waited, mut next_ask, mut backoff) = (0u32, 1_000u32, 1_000u32);
+    while waited < GIVE_UP_MS {
+        gloo_sleep(250).await;
+        waited += 250;
+        let is_ours =
+            |status: OrderStatus, id: &str| id == order_id && status == OrderStatus::Confirmed;
+        let mut confirmed = live
+            .order
+            .try_get_untracked()
+            .flatten()
+            .is_some_and(|o| is_ours(o.status, &o.order_id));
+        let due = if live.link.try_get_untracked() == Some(Link::Live) {
+            next_ask.max(QUIET_MS)
+        } else {
+            next_ask
+        };
+        if !confirmed && waited >= due {
+            if let Ok(orders) = my_orders().await {
+                confirmed = orders.iter().any(|o| is_ours(o.status, &o.order_id));
             }
+            next_ask = waited + backoff;
+            backoff = (backoff * 2).min(8_000);
+        }
+        if confirmed {
+            notice.try_set(Some(queued_or_confirmed(OrderStatus::Confirmed)));
+            return;
         }
     }
 }

@@ -1,4 +1,6 @@
 use super::clock::use_ticking_clock;
+use super::live::LiveProduct;
+use crate::model::SalePhase;
 use crate::time::format_countdown;
 use leptos::prelude::*;
 
@@ -18,6 +20,33 @@ pub fn Countdown(label: &'static str, target: i64, server_time: i64) -> impl Int
             <span class="countdown-label">{label}</span>
             " "
             <strong class="countdown-value">{move || format_countdown(left())}</strong>
+        </p>
+    }
+}
+
+/// The product page's "Sale starts in" / "Sale ends in", on the server's clock as the live stream
+/// keeps it. No reload at the start: the page turns to the sale by itself (a crowd of pages
+/// reloading at the same second would be a crowd of page loads).
+#[component]
+pub fn SaleCountdown(live: LiveProduct) -> impl IntoView {
+    let label = move || match live.phase() {
+        SalePhase::Upcoming => "Sale starts in",
+        SalePhase::OnSale => "Sale ends in",
+        SalePhase::Ended => "Sale ended",
+    };
+    let left = move || {
+        let (s, now) = (live.stock.get(), live.now.get());
+        match live.phase() {
+            SalePhase::Upcoming => s.sale_start - now,
+            SalePhase::OnSale => s.sale_end - now,
+            SalePhase::Ended => 0,
+        }
+    };
+    view! {
+        <p class="countdown" role="timer" aria-live="off" data-testid="sale-countdown">
+            <span class="countdown-label">{label}</span>
+            " "
+            <strong class="countdown-value">{move || format_countdown(left().max(0))}</strong>
         </p>
     }
 }

@@ -6,4 +6,5 @@ pub mod clock;
 pub mod countdown;
 pub mod header;
 pub mod hydration;
+pub mod live;
 pub mod stock_meter;

@@ -1,31 +1,25 @@
-use super::clock::poll_into;
-use crate::api::get_stock;
-use crate::model::StockInfo;
+use super::live::LiveProduct;
 use leptos::prelude::*;
 
-/// Units left, polled every second while the page is open.
+/// Units left, as the live stream (or the fallback poll) last told.
 #[component]
-pub fn StockMeter(product_id: i64, stock: i64, initial_left: i64) -> impl IntoView {
-    let stock_info = StockInfo {
-        product_id,
-        stock_left: initial_left,
-        server_time: 0,
-    };
-    let stock_sig = RwSignal::new(stock_info);
-    poll_into(stock_sig, 1_000, move || get_stock(product_id));
-    let left = Signal::derive(move || stock_sig.get().stock_left);
+pub fn StockMeter(live: LiveProduct) -> impl IntoView {
+    let left = move || live.stock.get().stock_left.max(0);
+    let stock = move || live.stock.get().stock;
     let percent = move || {
+        let stock = stock();
         if stock <= 0 {
             0
         } else {
-            (left.get().clamp(0, stock) * 100) / stock
+            (left().clamp(0, stock) * 100) / stock
         }
     };
     view! {
         <div class="stock">
             <p class="stock-text">
-                <strong data-testid="stock-left">{move || left.get().max(0)}</strong>
-                {format!(" of {stock} left")}
+                <strong data-testid="stock-left">{left}</strong>
+                {move || format!(" of {} left", stock())}
+                {move || (left() == 0).then(|| view! { <span class="badge badge-muted" data-testid="sold-out">"Sold out"</span> })}
             </p>
             <div
                 class="stock-bar"

@@ -76,12 +76,39 @@ pub fn format_cents(cents: i64) -> String {
     format!("{sign}{}.{:02}", abs / 100, abs % 100)
 }
 
-/// Live numbers for the product page, polled once a second.
+/// What an open product page is told of its product: on the live stream whenever it changes
+/// (and every half minute, so that the page knows the stream is alive), or when it polls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StockInfo {
+pub struct LiveStock {
     pub product_id: i64,
+    pub stock: i64,
     pub stock_left: i64,
+    pub phase: SalePhase,
+    pub sale_start: i64,
+    pub sale_end: i64,
+    /// When this was sent: the page sets its clock by it (a cached page's own time is old).
     pub server_time: i64,
+}
+
+impl LiveStock {
+    /// The same news, whenever it was sent.
+    pub fn same_as(&self, other: &LiveStock) -> bool {
+        LiveStock {
+            server_time: 0,
+            ..*self
+        } == LiveStock {
+            server_time: 0,
+            ..*other
+        }
+    }
+}
+
+/// The shopper's own order, told on the live stream once it is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveOrder {
+    pub order_id: String,
+    pub product_id: i64,
+    pub status: OrderStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,9 +9,9 @@ use leptos_router::components::Redirect;
 
 #[component]
 pub fn OrdersPage() -> impl IntoView {
-    let auth = use_auth();
+    let user = use_auth().rendered_user();
     let orders = Resource::new(
-        move || auth.user.get().map(|u| u.ok().flatten().map(|u| u.id)),
+        move || user.get().map(|u| u.ok().flatten().map(|u| u.id)),
         |_| my_orders(),
     );
     view! {

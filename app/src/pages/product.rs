@@ -1,22 +1,22 @@
 use super::access_denied::AccessDenied;
-use super::not_found::ErrorPanel;
+use super::not_found::{ErrorPanel, NotFound};
 use crate::api::get_product;
-use crate::components::auth_state::{login_href, use_auth};
 use crate::components::buy::BuyPanel;
-use crate::components::countdown::Countdown;
+use crate::components::countdown::SaleCountdown;
+use crate::components::live::{use_live_product, LiveBadge};
 use crate::components::stock_meter::StockMeter;
-use crate::model::{ApiError, Product, SalePhase};
+use crate::model::{ApiError, ErrorCode, LiveStock, Product};
 use crate::time::format_utc;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Redirect;
 use leptos_router::hooks::use_params_map;
 
+/// The same for every visitor, logged in or not ("Buy now" asks for a login), so that a cache
+/// can serve it; what changes comes from the live stream.
 #[component]
 pub fn ProductPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
-    let auth = use_auth();
     let product = Resource::new(id, |id| async move {
         match id {
             Some(id) => get_product(id).await,
@@ -27,14 +27,10 @@ pub fn ProductPage() -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let user = auth.user.await;
-                let here = id().map(|i| format!("/product/{i}")).unwrap_or_default();
-                if !matches!(user, Ok(Some(_))) {
-                    return view! { <Redirect path=login_href(&here) /> }.into_any();
-                }
                 match product.await {
                     Ok(p) if !p.page_accessible() => view! { <AccessDenied product=p /> }.into_any(),
                     Ok(p) => view! { <ProductView product=p /> }.into_any(),
+                    Err(e) if e.error == ErrorCode::NotFound => view! { <NotFound /> }.into_any(),
                     Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
                 }
             })}
@@ -44,7 +40,15 @@ pub fn ProductPage() -> impl IntoView {
 
 #[component]
 fn ProductView(product: Product) -> impl IntoView {
-    let phase = product.phase();
+    let live = use_live_product(LiveStock {
+        product_id: product.id,
+        stock: product.stock,
+        stock_left: product.stock_left,
+        phase: product.phase(),
+        sale_start: product.sale_start,
+        sale_end: product.sale_end,
+        server_time: product.server_time,
+    });
     view! {
         <Title text=product.name.clone() />
         <article class="product-page" data-testid="product-page">
@@ -54,40 +58,21 @@ fn ProductView(product: Product) -> impl IntoView {
                 alt=product.name.clone()
                 width="640"
                 height="480"
+                fetchpriority="high"
             />
             <div class="product-info">
                 <h1 data-testid="product-name">{product.name.clone()}</h1>
                 <p class="price price-large">{format!("${}", product.price)}</p>
-                <StockMeter product_id=product.id stock=product.stock initial_left=product.stock_left />
+                <StockMeter live=live />
+                <LiveBadge live=live />
                 <dl class="sale-window">
                     <dt>"Sale starts"</dt>
-                    <dd>{format_utc(product.sale_start)}</dd>
+                    <dd>{move || format_utc(live.stock.get().sale_start)}</dd>
                     <dt>"Sale ends"</dt>
-                    <dd>{format_utc(product.sale_end)}</dd>
+                    <dd>{move || format_utc(live.stock.get().sale_end)}</dd>
                 </dl>
-                {match phase {
-                    SalePhase::Upcoming => {
-                        view! {
-                            <Countdown
-                                label="Sale starts in"
-                                target=product.sale_start
-                                server_time=product.server_time
-                            />
-                        }
-                            .into_any()
-                    }
-                    _ => {
-                        view! {
-                            <Countdown
-                                label="Sale ends in"
-                                target=product.sale_end
-                                server_time=product.server_time
-                            />
-                        }
-                            .into_any()
-                    }
-                }}
-                <BuyPanel product_id=product.id enabled=phase == SalePhase::OnSale />
+                <SaleCountdown live=live />
+                <BuyPanel product_id=product.id live=live />
                 <p class="muted small">
                     "One unit per shopper. A captcha is asked before each purchase, and you can click once every 10 seconds."
                 </p>

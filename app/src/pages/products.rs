@@ -20,7 +20,11 @@ pub fn ProductsPage() -> impl IntoView {
                     Ok(list) => {
                         view! {
                             <ul class="product-grid" data-testid="product-list">
-                                {list.into_iter().map(|p| view! { <ProductCard product=p /> }).collect_view()}
+                                {list
+                                    .into_iter()
+                                    .enumerate()
+                                    .map(|(i, p)| view! { <ProductCard product=p first=i == 0 /> })
+                                    .collect_view()}
                             </ul>
                         }
                             .into_any()
@@ -32,8 +36,9 @@ pub fn ProductsPage() -> impl IntoView {
     }
 }
 
+/// The first card's image is the first thing seen: loaded at once, the others when scrolled to.
 #[component]
-fn ProductCard(product: Product) -> impl IntoView {
+fn ProductCard(product: Product, first: bool) -> impl IntoView {
     let (badge_class, badge) = match product.phase() {
         SalePhase::OnSale if product.stock_left <= 0 => ("badge badge-muted", "Sold out"),
         SalePhase::OnSale => ("badge badge-live", "On sale"),
@@ -49,7 +54,14 @@ fn ProductCard(product: Product) -> impl IntoView {
     view! {
         <li class="product-card">
             <a href=href class="product-card-link">
-                <img src=product.image.clone() alt="" loading="lazy" width="320" height="240" />
+                <img
+                    src=product.image.clone()
+                    alt=""
+                    loading=if first { "eager" } else { "lazy" }
+                    fetchpriority=if first { "high" } else { "auto" }
+                    width="320"
+                    height="240"
+                />
                 <span class=badge_class>{badge}</span>
                 <h2 class="product-name">{product.name.clone()}</h2>
                 <p class="price">{format!("${}", product.price)}</p>

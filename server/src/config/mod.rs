@@ -2,8 +2,10 @@
 //! embedded demo; production mode refuses to start without a real secret.
 
 mod cluster;
+mod live;
 
 pub use cluster::{Cluster, Peer};
+pub use live::LiveConfig;
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -32,6 +34,8 @@ pub struct RateLimits {
     pub purchase_burst: u32,
     pub read_period: Duration,
     pub read_burst: u32,
+    pub page_period: Duration,
+    pub page_burst: u32,
 }
 
 /// Secrets (and URLs, which may hold a password) are `SecretString`s: `Debug` shows them as
@@ -58,6 +62,11 @@ pub struct Config {
     pub pass_ttl: Duration,
     pub test_mode: bool,
     pub captcha_test_answer: Option<String>,
+    /// Drawings kept ready while a sale is near, and the threads that draw them.
+    pub captcha_pool: usize,
+    pub captcha_drawers: usize,
+    /// Test mode draws real captchas (its answer still passes): the crowd benchmark.
+    pub captcha_real_drawings: bool,
     pub demo_data: bool,
     pub preview: Duration,
     pub stock_block: i64,
@@ -65,6 +74,7 @@ pub struct Config {
     pub batch_linger: Duration,
     pub max_body_bytes: usize,
     pub cluster: Cluster,
+    pub live: LiveConfig,
 }
 
 /// `mysql://user:secret@host/db` → `mysql://user:***@host/db`.
@@ -109,6 +119,11 @@ fn flag(env: Env, name: &'static str, default: bool) -> Result<bool, ConfigError
             why: "expected 1/0, true/false, on/off".into(),
         }),
     }
+}
+
+/// Half of this machine's cores (at least one): drawing ahead leaves the rest to the shoppers.
+fn half_the_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 fn millis(env: Env, name: &'static str, default_ms: u64) -> Result<Duration, ConfigError> {
@@ -170,10 +185,17 @@ impl Config {
             purchase_burst: parse(env, "FLASH_PURCHASE_BURST", 1000)?,
             read_period: Duration::from_micros(parse(env, "FLASH_READ_PERIOD_US", 1000)?),
             read_burst: parse(env, "FLASH_READ_BURST", 10_000)?,
+            page_period: Duration::from_micros(parse(env, "FLASH_PAGE_PERIOD_US", 1000)?),
+            page_burst: parse(env, "FLASH_PAGE_BURST", 10_000)?,
         };
-        if rate_limits.purchase_burst == 0 || rate_limits.read_burst == 0 {
+        let bursts = [
+            rate_limits.purchase_burst,
+            rate_limits.read_burst,
+            rate_limits.page_burst,
+        ];
+        if bursts.contains(&0) {
             return Err(ConfigError::Invalid {
-                name: "FLASH_PURCHASE_BURST/FLASH_READ_BURST",
+                name: "FLASH_PURCHASE_BURST/FLASH_READ_BURST/FLASH_PAGE_BURST",
                 value: "0".into(),
                 why: "a burst must be at least 1 (use FLASH_RATE_LIMITS=off instead)".into(),
             });
@@ -212,6 +234,9 @@ impl Config {
             pass_ttl: millis(env, "FLASH_PASS_TTL_MS", 60_000)?,
             test_mode,
             captcha_test_answer,
+            captcha_pool: parse(env, "FLASH_CAPTCHA_POOL", 2_000)?,
+            captcha_drawers: parse(env, "FLASH_CAPTCHA_DRAWERS", half_the_cores())?,
+            captcha_real_drawings: flag(env, "FLASH_CAPTCHA_REAL_DRAWINGS", false)?,
             demo_data: flag(env, "FLASH_DEMO_DATA", !production)?,
             preview: millis(env, "FLASH_PREVIEW_MS", 15 * 60_000)?,
             stock_block: parse(env, "FLASH_STOCK_BLOCK", 100i64)?.max(1),
@@ -219,6 +244,7 @@ impl Config {
             batch_linger: Duration::from_micros(parse(env, "FLASH_BATCH_LINGER_US", 2000)?),
             max_body_bytes: parse(env, "FLASH_MAX_BODY_BYTES", 16 * 1024)?,
             cluster: Cluster::from_lookup(env)?,
+            live: LiveConfig::from_lookup(env)?,
         })
     }
 }

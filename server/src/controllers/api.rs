@@ -1,11 +1,12 @@
 //! The JSON API for tools and load generators (`/api/v1/…` and the seed's `/check`): one line per
 //! action into the same services as the server functions; every refusal is `{"error","message"}`.
 
-use super::extract::{Body, ClientIp};
+use super::extract::{Body, ClientIp, Viewer};
 use super::AppState;
 use crate::error::{AppError, AppResult};
 use crate::ids::ProductId;
 use crate::services::auth::Shopper;
+use crate::services::live::LiveStream;
 use crate::services::sale::{MyOrders, NewCaptcha, Purchase, VerifyCaptcha};
 use app::api::SessionCookie;
 use app::model::{
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/products", get(products))
         .route("/api/v1/products/{id}", get(product))
+        .route("/api/v1/products/{id}/live", get(live))
         .route("/api/v1/products/{id}/captcha", post(captcha))
         .route("/api/v1/products/{id}/captcha/verify", post(verify))
         .route("/api/v1/products/{id}/purchase", post(purchase))
@@ -47,6 +49,22 @@ async fn products(State(s): State<AppState>) -> AppResult<Json<Vec<Product>>> {
 
 async fn product(State(s): State<AppState>, id: ProductId) -> AppResult<Json<Product>> {
     Ok(Json(s.catalog.product(id).await?))
+}
+
+/// An open page's news, as Server-Sent Events; no login needed (a shopper's page also hears of
+/// their order).
+async fn live(State(s): State<AppState>, id: ProductId, v: Viewer) -> AppResult<Response> {
+    Ok(event_stream(s.live.open(id, v.user, v.client).await?))
+}
+
+fn event_stream(stream: LiveStream) -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, "text/event-stream"),
+        (header::CACHE_CONTROL, "no-store"),
+        // Proxies such as nginx would hold the events back to fill a buffer.
+        (header::HeaderName::from_static("x-accel-buffering"), "no"),
+    ];
+    (headers, stream.into_body()).into_response()
 }
 
 async fn captcha(State(s): State<AppState>, u: Shopper, id: ProductId) -> AppResult<Json<Captcha>> {

@@ -3,8 +3,9 @@
 
 use super::AppState;
 use crate::error::AppError;
-use crate::ids::ProductId;
+use crate::ids::{ProductId, UserId};
 use crate::services::auth::{Admin, Shopper};
+use crate::services::live::Client;
 use app::model::ErrorCode;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
@@ -88,6 +89,27 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, AppError> {
         s.auth.admin(&parts.headers)
+    }
+}
+
+/// Whoever opens a page: the shopper if their cookie is good (a page needs no login), and the
+/// client its live streams are counted against.
+pub struct Viewer {
+    pub user: Option<UserId>,
+    pub client: Client,
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
+        let user = s.auth.shopper(&parts.headers).ok().map(|u| u.id());
+        let client = match (user, client_ip(parts)) {
+            (Some(u), _) => Client::User(u),
+            (None, Some(ip)) => Client::Address(ip),
+            (None, None) => Client::Unknown,
+        };
+        Ok(Viewer { user, client })
     }
 }
 

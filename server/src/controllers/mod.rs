@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod assets;
 pub mod extract;
 pub mod health;
 pub mod internal;
@@ -13,9 +14,11 @@ pub mod server_fns;
 use crate::error::{self, AppError};
 use crate::metrics::Metrics;
 use crate::services::accounts::Accounts;
+use crate::services::assets::Assets;
 use crate::services::auth::Authenticator;
 use crate::services::catalog::Catalog;
 use crate::services::limiter::{Class, Limiters};
+use crate::services::live::Live;
 use crate::services::monitor::Monitor;
 use crate::services::operations::Operations;
 use crate::services::sale::Sale;
@@ -31,6 +34,8 @@ use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use secrecy::SecretString;
 use std::sync::{Arc, OnceLock};
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
+use tower_http::compression::CompressionLayer;
 
 /// What every request sees. axum clones the state for each handler and middleware, so it is
 /// one `Arc`: cloning the fields themselves (a dozen `Arc`s, the Leptos options, a `String`) was
@@ -52,6 +57,8 @@ pub struct Shared {
     pub accounts: Accounts,
     pub sale: Sale,
     pub catalog: Catalog,
+    pub live: Live,
+    pub assets: Assets,
     pub operations: Operations,
     pub monitor: Monitor,
     pub limiters: Limiters,
@@ -72,8 +79,13 @@ pub fn router(state: AppState) -> Router {
     let backend: Arc<dyn app::api::Backend> = Arc::new(state.clone());
     let routes = route_list().to_vec();
     let leptos = state.leptos.clone();
-    let context = move || leptos::prelude::provide_context(backend.clone());
+    let version = app::AssetVersion(state.assets.version().map(String::from));
+    let context = move || {
+        leptos::prelude::provide_context(backend.clone());
+        leptos::prelude::provide_context(version.clone());
+    };
     Router::new()
+        .merge(assets::router())
         .merge(api::router())
         .merge(admin::router())
         .merge(health::router())
@@ -88,6 +100,12 @@ pub fn router(state: AppState) -> Router {
             _,
         >(context, app::shell))
         .layer(mw::from_fn_with_state(state.clone(), gate))
+        // Pages and large answers gzipped (the files under /pkg are gzipped ahead); not the
+        // small purchase answers, nor the live streams.
+        .layer(
+            CompressionLayer::new()
+                .compress_when(DefaultPredicate::new().and(SizeAbove::new(1024))),
+        )
         .with_state(state)
 }
 
@@ -117,7 +135,8 @@ async fn gate(State(s): State<AppState>, req: Request, next: Next) -> Response {
 
 /// Which token bucket a path draws from; `None` for static files, health checks and the ring's
 /// internal calls. It mirrors the routes: `api`'s purchase and captcha routes, the server
-/// functions `/api/purchase`, `/api/captcha*`, and the seed's `/check`.
+/// functions `/api/purchase`, `/api/captcha*`, and the seed's `/check` are purchases; the rest
+/// of `/api/` (server functions, the JSON API, live streams) reads; anything else a page.
 pub fn classify(path: &str) -> Option<Class> {
     if path.starts_with("/pkg/")
         || path.starts_with("/img/")
@@ -130,8 +149,10 @@ pub fn classify(path: &str) -> Option<Class> {
         None
     } else if path == "/check" || path.ends_with("/purchase") || path.contains("/captcha") {
         Some(Class::Purchase)
-    } else {
+    } else if path.starts_with("/api/") {
         Some(Class::Read)
+    } else {
+        Some(Class::Page)
     }
 }
 
@@ -147,6 +168,8 @@ async fn admit(s: &AppState, req: Request, next: Next) -> Response {
     }
     let path = req.uri().path();
     let is_server_fn = path.starts_with("/api/") && !path.starts_with("/api/v1/");
+    // Only pages and images get cache headers: the purchase path allocates nothing for them.
+    let cached = (class == Some(Class::Page) || path_is_image(path)).then(|| path.to_string());
     let req = match read_body(req, s.max_body).await {
         Ok(req) => req,
         Err(refused) => return refused,
@@ -155,13 +178,39 @@ async fn admit(s: &AppState, req: Request, next: Next) -> Response {
     if is_server_fn && resp.status() == StatusCode::INTERNAL_SERVER_ERROR {
         resp = server_fn_status(resp).await;
     }
+    if let Some(path) = cached {
+        cache_control(&path, &mut resp);
+    }
     let label = match class {
         Some(Class::Purchase) => "purchase",
         Some(Class::Read) => "read",
+        Some(Class::Page) => "page",
         None => "other",
     };
     s.metrics.request(label, resp.status().as_str());
     resp
+}
+
+/// Public pages are the same for everyone (the user's parts are filled in by the browser): a
+/// cache may keep them for two seconds, and the live stream corrects what they show. The user's
+/// own pages, and every refusal, are kept by nobody.
+fn cache_control(path: &str, resp: &mut Response) {
+    let public =
+        path == "/" || path.starts_with("/product/") || path == "/login" || path == "/register";
+    let value = if path_is_image(path) {
+        "public, max-age=3600"
+    } else if public && resp.status() == StatusCode::OK {
+        "public, max-age=2"
+    } else {
+        "private, no-store"
+    };
+    resp.headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(header::HeaderValue::from_static(value));
+}
+
+fn path_is_image(path: &str) -> bool {
+    path.starts_with("/img/") || path == "/favicon.ico"
 }
 
 /// Reads the whole body before the handler runs (bodies here are small), so that a handler which
@@ -248,8 +297,38 @@ mod tests {
             classify("/api/v1/products/3/captcha/verify"),
             Some(Class::Purchase)
         );
-        assert_eq!(classify("/product/3"), Some(Class::Read));
+        assert_eq!(classify("/product/3"), Some(Class::Page));
+        assert_eq!(classify("/"), Some(Class::Page));
+        assert_eq!(classify("/api/stock"), Some(Class::Read));
+        assert_eq!(classify("/api/v1/products/3/live"), Some(Class::Read));
         assert_eq!(classify("/pkg/flash-sale.wasm"), None);
         assert_eq!(classify("/healthz"), None);
+    }
+
+    #[test]
+    fn public_pages_may_be_cached_briefly_and_private_ones_not_at_all() {
+        let cached = |path: &str, status: StatusCode| {
+            let mut resp = Response::builder()
+                .status(status)
+                .body(Body::empty())
+                .unwrap();
+            cache_control(path, &mut resp);
+            resp.headers()[header::CACHE_CONTROL]
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(cached("/product/3", StatusCode::OK), "public, max-age=2");
+        assert_eq!(cached("/", StatusCode::OK), "public, max-age=2");
+        assert_eq!(
+            cached("/product/99", StatusCode::NOT_FOUND),
+            "private, no-store"
+        );
+        assert_eq!(cached("/orders", StatusCode::OK), "private, no-store");
+        assert_eq!(cached("/admin", StatusCode::OK), "private, no-store");
+        assert_eq!(
+            cached("/img/gift.svg", StatusCode::OK),
+            "public, max-age=3600"
+        );
     }
 }

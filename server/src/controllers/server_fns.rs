@@ -7,8 +7,8 @@ use crate::ids::ProductId;
 use crate::services::sale::{MyOrders, NewCaptcha, Purchase, VerifyCaptcha};
 use app::api::{Backend, SessionCookie};
 use app::model::{
-    ApiError, BlacklistEntry, Captcha, Dashboard, Order, OrderFilter, OrdersPage, Product,
-    ProductForm, PurchaseOutcome, PurchasePass, StockInfo, User,
+    ApiError, BlacklistEntry, Captcha, Dashboard, LiveStock, Order, OrderFilter, OrdersPage,
+    Product, ProductForm, PurchaseOutcome, PurchasePass, User,
 };
 use http::request::Parts;
 
@@ -22,7 +22,7 @@ impl Backend for AppState {
         Ok(self.catalog.product(ProductId(id)).await?)
     }
 
-    async fn stock(&self, _: &Parts, id: i64) -> Result<StockInfo, ApiError> {
+    async fn stock(&self, _: &Parts, id: i64) -> Result<LiveStock, ApiError> {
         Ok(self.catalog.stock_info(ProductId(id)).await?)
     }
 

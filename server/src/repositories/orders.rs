@@ -184,6 +184,28 @@ pub async fn exists(db: &Db, product_id: i64, user_id: i64) -> Result<bool, sqlx
     )
 }
 
+/// Which of these users have an order for the product in the database: (user, order id).
+pub async fn stored_among(
+    db: &Db,
+    product_id: i64,
+    users: &[i64],
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; users.len()].join(", ");
+    let sql =
+        format!("SELECT user_id, id FROM orders WHERE product_id = ? AND user_id IN ({marks})");
+    let mut q = sqlx::query(&sql).bind(product_id);
+    for u in users {
+        q = q.bind(*u);
+    }
+    let rows = q.fetch_all(&db.pool).await?;
+    rows.iter()
+        .map(|r| Ok((col(r, "user_id")?, col(r, "id")?)))
+        .collect()
+}
+
 pub async fn for_user(db: &Db, user_id: i64) -> Result<Vec<Order>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT o.id, o.product_id, p.name, o.status, o.created_at FROM orders o \

@@ -6,7 +6,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{Millis, ProductId};
 use crate::repositories::products::{self as repo, ProductRow};
 use crate::repositories::Db;
-use app::model::{format_cents, phase_at, ApiError, Product, SalePhase, StockInfo};
+use app::model::{format_cents, phase_at, ApiError, LiveStock, Product, SalePhase};
 use dashmap::DashMap;
 use std::sync::Arc;
 
@@ -41,21 +41,35 @@ impl Catalog {
         Ok(list)
     }
 
+    /// Whether a product page is open or about to be: from its preview until its sale ends.
+    pub async fn sale_near(&self, now: Millis) -> bool {
+        match repo::list(&self.db).await {
+            Ok(rows) => rows
+                .iter()
+                .any(|r| r.sale_start - self.preview_ms <= now.0 && now.0 < r.sale_end),
+            Err(e) => {
+                tracing::warn!(error = %e, "products not read");
+                false
+            }
+        }
+    }
+
     /// One product, read fresh.
     pub async fn product(&self, id: ProductId) -> AppResult<Product> {
         let row = repo::get(&self.db, id.0).await?.ok_or_else(not_found)?;
         Ok(self.view(&row, Millis::now()))
     }
 
-    /// What the stock meters poll: from the cached row.
-    pub async fn stock_info(&self, id: ProductId) -> AppResult<StockInfo> {
+    /// What a polling stock meter is told: from the cached row.
+    pub async fn stock_info(&self, id: ProductId) -> AppResult<LiveStock> {
         let now = Millis::now();
-        let row = self.row(id, now).await?;
-        Ok(StockInfo {
-            product_id: id.0,
-            stock_left: row.stock - row.sold,
-            server_time: now.0,
-        })
+        Ok(live_stock(&self.row(id, now).await?, now))
+    }
+
+    /// What the live streams are told: read fresh, once per tick for all of a product's pages.
+    pub async fn live_stock(&self, id: ProductId) -> AppResult<LiveStock> {
+        let row = repo::get(&self.db, id.0).await?.ok_or_else(not_found)?;
+        Ok(live_stock(&row, Millis::now()))
     }
 
     /// The product (at most a second old), or 404.
@@ -92,6 +106,18 @@ impl Catalog {
             page_opens: row.sale_start - self.preview_ms,
             server_time: now.0,
         }
+    }
+}
+
+fn live_stock(row: &ProductRow, now: Millis) -> LiveStock {
+    LiveStock {
+        product_id: row.id,
+        stock: row.stock,
+        stock_left: row.stock - row.sold,
+        phase: phase_at(row.sale_start, row.sale_end, now.0),
+        sale_start: row.sale_start,
+        sale_end: row.sale_end,
+        server_time: now.0,
     }
 }
 

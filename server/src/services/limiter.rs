@@ -1,6 +1,8 @@
 //! Token buckets (governor GCRA) in front of everything, as the seed had them: purchase-class
-//! routes 1 token/ms with a burst of 1,000, reads 1 token/ms with a burst of 10,000. Over the
-//! limit → 429 `rate_limited` with Retry-After. Also the keyed buckets that slow down logins.
+//! routes 1 token/ms with a burst of 1,000, reads 1 token/ms with a burst of 10,000. Page loads
+//! have a bucket of their own (as large as the reads'), so that open pages' calls cannot starve
+//! new page loads, nor a flood of page loads the open pages. Over the limit → 429
+//! `rate_limited` with Retry-After. Also the keyed buckets that slow down logins.
 
 use crate::config::RateLimits;
 use crate::error::AppError;
@@ -21,6 +23,7 @@ pub struct Limiters {
 struct Buckets {
     purchase: DefaultDirectRateLimiter,
     read: DefaultDirectRateLimiter,
+    page: DefaultDirectRateLimiter,
 }
 
 struct LoginBuckets {
@@ -39,7 +42,10 @@ fn quota(period: Duration, burst: u32) -> Quota {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
     Purchase,
+    /// API reads: server functions, the JSON API, live streams.
     Read,
+    /// HTML page loads.
+    Page,
 }
 
 impl Limiters {
@@ -48,6 +54,7 @@ impl Limiters {
             Arc::new(Buckets {
                 purchase: RateLimiter::direct(quota(cfg.purchase_period, cfg.purchase_burst)),
                 read: RateLimiter::direct(quota(cfg.read_period, cfg.read_burst)),
+                page: RateLimiter::direct(quota(cfg.page_period, cfg.page_burst)),
             })
         });
         // Ten attempts in a row, then one every six seconds, per name and per address.
@@ -85,6 +92,7 @@ impl Limiters {
         let bucket = match class {
             Class::Purchase => &b.purchase,
             Class::Read => &b.read,
+            Class::Page => &b.page,
         };
         bucket.check().map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
@@ -135,6 +143,8 @@ mod tests {
             purchase_burst: 3,
             read_period: Duration::from_secs(3600),
             read_burst: 1,
+            page_period: Duration::from_secs(3600),
+            page_burst: 2,
         };
         let l = Limiters::new(&cfg);
         for _ in 0..3 {
@@ -147,6 +157,11 @@ mod tests {
             }
             other => panic!("expected rate_limited, got {other:?}"),
         }
+        // Reads spent do not touch the page loads' bucket, nor the other way round.
+        assert!(l.check(Class::Read).is_ok());
+        assert!(l.check(Class::Read).is_err());
+        assert!(l.check(Class::Page).is_ok() && l.check(Class::Page).is_ok());
+        assert!(l.check(Class::Page).is_err());
         let off = Limiters::new(&RateLimits {
             enabled: false,
             ..cfg
@@ -164,6 +179,8 @@ mod tests {
             purchase_burst: 1,
             read_period: Duration::from_millis(1),
             read_burst: 1,
+            page_period: Duration::from_millis(1),
+            page_burst: 1,
         });
         let refused = (0..20)
             .filter(|_| l.check_login("Bob", None).is_err())

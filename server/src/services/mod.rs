@@ -5,6 +5,7 @@
 //! catalog, the operators' `operations` and the `monitor`.
 
 pub mod accounts;
+pub mod assets;
 pub mod auth;
 pub mod blacklist;
 pub mod buyers;
@@ -15,6 +16,7 @@ pub mod cooldown;
 pub mod forward;
 pub mod guard;
 pub mod limiter;
+pub mod live;
 pub mod monitor;
 pub mod operations;
 pub mod peers;

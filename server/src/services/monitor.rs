@@ -1,6 +1,7 @@
 //! What operators' tools read without logging in: readiness and the Prometheus metrics.
 
 use super::limiter::Limiters;
+use super::live::Live;
 use super::sale::LocalSale;
 use crate::metrics::Metrics;
 use crate::repositories::{products, Db};
@@ -9,15 +10,17 @@ use crate::repositories::{products, Db};
 pub struct Monitor {
     db: Db,
     sale: LocalSale,
+    live: Live,
     limiters: Limiters,
     metrics: Metrics,
 }
 
 impl Monitor {
-    pub fn new(db: Db, sale: LocalSale, limiters: Limiters, metrics: Metrics) -> Self {
+    pub fn new(db: Db, sale: LocalSale, live: Live, limiters: Limiters, metrics: Metrics) -> Self {
         Monitor {
             db,
             sale,
+            live,
             limiters,
             metrics,
         }
@@ -51,6 +54,7 @@ impl Monitor {
         for (map, n) in self.sale.map_sizes() {
             m.set_entries(map, n);
         }
+        m.set_entries("live_streams", self.live.open_streams());
         m.set_entries("login_names", login_names);
         m.set_entries("login_addresses", login_addresses);
         m.render()

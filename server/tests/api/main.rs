@@ -10,12 +10,16 @@ mod backends;
 #[path = "../support/helpers.rs"]
 mod helpers;
 #[allow(dead_code)]
+#[path = "../support/live.rs"]
+mod live;
+#[allow(dead_code)]
 #[path = "../support/scenarios.rs"]
 mod scenarios;
 
 mod admin;
 mod auth;
 mod hangups;
+mod live_pages;
 mod pages;
 mod pipeline;
 mod refusals;

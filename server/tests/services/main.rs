@@ -10,11 +10,15 @@ mod backends;
 #[path = "../support/helpers.rs"]
 mod helpers;
 #[allow(dead_code)]
+#[path = "../support/live.rs"]
+mod live;
+#[allow(dead_code)]
 #[path = "../support/scenarios.rs"]
 mod scenarios;
 
 mod cluster;
 mod faults;
 mod harness;
+mod live_orders;
 mod pipeline;
 mod rabbit;

@@ -16,14 +16,14 @@ use leptos_router::hooks::use_location;
 /// Renders `children` for admins only: a login redirect for visitors, 403 for shoppers.
 #[component]
 pub fn AdminShell(title: &'static str, children: ChildrenFn) -> impl IntoView {
-    let auth = use_auth();
+    let user = use_auth().rendered_user();
     let path = use_location().pathname;
     let children = StoredValue::new(children);
     view! {
         <Title text=title />
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match auth.user.await {
+                match user.await {
                     Ok(Some(u)) if u.role == Role::Admin => {
                         view! {
                             <nav class="admin-nav" aria-label="Admin">

@@ -15,6 +15,7 @@ use crate::services::catalog::{is_open, Catalog};
 use crate::services::cooldown::Cooldown;
 use crate::services::forward::Standing;
 use crate::services::guard::Held;
+use crate::services::live::Live;
 use crate::services::pending::Pending;
 use crate::services::queue::{Enqueued, OrderQueue, QueueError};
 use crate::services::stock::{StockControl, Unit};
@@ -31,6 +32,7 @@ pub struct SaleStages {
     pub captchas: Captchas,
     pub stock: StockControl,
     pub queue: Arc<dyn OrderQueue>,
+    pub live: Live,
     pub metrics: Metrics,
 }
 
@@ -46,6 +48,7 @@ struct Stages {
     captchas: Captchas,
     stock: StockControl,
     queue: Arc<dyn OrderQueue>,
+    live: Live,
     pending: Pending,
     buyers: Buyers,
     metrics: Metrics,
@@ -64,6 +67,7 @@ impl LocalSale {
             captchas: s.captchas,
             stock: s.stock,
             queue: s.queue,
+            live: s.live,
             pending: Pending::default(),
             metrics: s.metrics,
         }));
@@ -97,14 +101,22 @@ impl LocalSale {
     pub(super) async fn captcha(&self, user: UserId, product: ProductId) -> AppResult<Captcha> {
         let now = Millis::now();
         self.admissible(user, product, now).await?;
-        let captchas = self.0.captchas.clone();
-        let issued = tokio::task::spawn_blocking(move || captchas.issue(user.0, product.0, now.0))
-            .await
-            .map_err(|e| AppError::Internal(e.into()))?
-            .map_err(|e| match e {
-                CaptchaError::Busy => AppError::code(ErrorCode::Unavailable, "too busy, try again"),
-                other => AppError::Internal(other.into()),
-            })?;
+        let refused = |e| match e {
+            CaptchaError::Busy => AppError::code(ErrorCode::Unavailable, "too busy, try again"),
+            other => AppError::Internal(anyhow::Error::from(other)),
+        };
+        let ready = self.0.captchas.issue_ready(user.0, product.0, now.0);
+        let issued = match ready.map_err(refused)? {
+            Some(issued) => issued,
+            // Nothing drawn ahead: draw now, off the async workers.
+            None => {
+                let captchas = self.0.captchas.clone();
+                tokio::task::spawn_blocking(move || captchas.issue(user.0, product.0, now.0))
+                    .await
+                    .map_err(|e| AppError::Internal(e.into()))?
+                    .map_err(refused)?
+            }
+        };
         Ok(Captcha {
             captcha_id: issued.captcha_id,
             image: format!("data:image/png;base64,{}", issued.image_png_base64),
@@ -240,6 +252,9 @@ impl LocalSale {
     ) -> Result<Enqueued, QueueError> {
         let answer = self.0.queue.submit(order.clone()).await;
         if let Ok(Enqueued::Queued) = answer {
+            self.0
+                .live
+                .queued(ProductId(order.product_id), UserId(order.user_id));
             self.0.pending.add(order, product_name);
         }
         answer
@@ -277,9 +292,10 @@ impl LocalSale {
     }
 
     /// The sizes of the sale's in-memory maps, by name.
-    pub fn map_sizes(&self) -> [(&'static str, usize); 4] {
+    pub fn map_sizes(&self) -> [(&'static str, usize); 5] {
         [
             ("cooldown", self.0.cooldown.len()),
+            ("captcha_pool", self.0.captchas.pooled()),
             ("captchas", self.0.captchas.outstanding()),
             ("spent_passes", self.0.captchas.spent_passes()),
             ("pending_orders", self.0.pending.len()),
@@ -294,6 +310,9 @@ async fn sweep(sale: Weak<Stages>) {
         tick.tick().await;
         let Some(stages) = sale.upgrade() else { return };
         let now = crate::now_ms();
+        if stages.captchas.wants_drawings() && stages.catalog.sale_near(Millis(now)).await {
+            stages.captchas.prepare();
+        }
         // Walking maps of hundreds of thousands of entries takes milliseconds: on a blocking
         // thread, the requests queued on this worker do not wait for it.
         let swept = tokio::task::spawn_blocking(move || {

@@ -1,7 +1,11 @@
 //! Captcha and purchase pass. A captcha's answer stays on the server, bound to one user and one
 //! product, expires, and is single use (a wrong answer burns it too). A right answer yields a
 //! short-lived pass, signed with a key derived from the secret, that the purchase requires —
-//! also single use.
+//! also single use. Drawings come from a pool made ahead (`pool.rs`).
+
+mod pool;
+
+pub use pool::{draw, Drawing, Pool};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -46,6 +50,10 @@ pub struct Captchas {
     pass_ttl_ms: i64,
     test_answer: Option<String>,
     test_image: Arc<std::sync::Mutex<Option<String>>>,
+    /// Test mode serves real drawings (the test answer still passes): what the crowd
+    /// benchmark pays for.
+    real_drawings: bool,
+    pool: Pool,
 }
 
 pub struct Issued {
@@ -68,31 +76,97 @@ impl Captchas {
             pass_ttl_ms,
             test_answer,
             test_image: Arc::default(),
+            real_drawings: false,
+            pool: Pool::new(0, 1),
         }
+    }
+
+    /// Drawings made ahead, and whether test mode serves them rather than its one drawing.
+    pub fn with_pool(mut self, pool: Pool, real_drawings: bool) -> Self {
+        self.pool = pool;
+        self.real_drawings = real_drawings;
+        self
+    }
+
+    /// A captcha from memory, when one is ready: a pooled drawing, or test mode's one drawing.
+    pub fn issue_ready(
+        &self,
+        user_id: i64,
+        product_id: i64,
+        now: i64,
+    ) -> Result<Option<Issued>, CaptchaError> {
+        self.room()?;
+        let ready = match &self.test_answer {
+            Some(a) if !self.real_drawings => {
+                self.lock_test_image().clone().map(|img| (a.clone(), img))
+            }
+            _ => {
+                let drawing = self.pool.take();
+                self.pool.refill();
+                drawing.map(|d| (d.answer, d.png_base64))
+            }
+        };
+        Ok(ready.map(|(answer, image)| self.pending_for(user_id, product_id, now, answer, image)))
+    }
+
+    /// Whether captchas are drawn for real and the pool has room.
+    pub fn wants_drawings(&self) -> bool {
+        (self.test_answer.is_none() || self.real_drawings) && self.pool.wants_more()
+    }
+
+    /// Starts filling the pool of drawings (a sale is near).
+    pub fn prepare(&self) {
+        self.pool.refill();
+    }
+
+    pub fn pooled(&self) -> usize {
+        self.pool.len()
+    }
+
+    fn room(&self) -> Result<(), CaptchaError> {
+        if self.pending.len() >= MAX_OUTSTANDING {
+            return Err(CaptchaError::Busy);
+        }
+        Ok(())
+    }
+
+    fn lock_test_image(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.test_image
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Draws a new captcha (CPU work: call from a blocking thread).
     pub fn issue(&self, user_id: i64, product_id: i64, now: i64) -> Result<Issued, CaptchaError> {
-        if self.pending.len() >= MAX_OUTSTANDING {
-            return Err(CaptchaError::Busy);
-        }
+        self.room()?;
         let (answer, image) = match &self.test_answer {
             // The answer is fixed anyway: one drawing serves every captcha, so load tests
-            // measure the pipeline rather than the image library.
-            // The lock makes a crowd at start wait for one drawing instead of each making one.
-            Some(a) => {
-                let mut cached = self
-                    .test_image
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // measure the pipeline rather than the image library. The lock makes a crowd at
+            // start wait for one drawing instead of each making one.
+            Some(a) if !self.real_drawings => {
+                let mut cached = self.lock_test_image();
                 let img = match cached.as_ref() {
                     Some(img) => img.clone(),
-                    None => cached.insert(draw()?.1).clone(),
+                    None => cached.insert(draw()?.png_base64).clone(),
                 };
                 (a.clone(), img)
             }
-            None => draw()?,
+            _ => {
+                let d = draw()?;
+                (d.answer, d.png_base64)
+            }
         };
+        Ok(self.pending_for(user_id, product_id, now, answer, image))
+    }
+
+    fn pending_for(
+        &self,
+        user_id: i64,
+        product_id: i64,
+        now: i64,
+        answer: String,
+        image: String,
+    ) -> Issued {
         let captcha_id = random_id();
         self.pending.insert(
             captcha_id.clone(),
@@ -103,11 +177,11 @@ impl Captchas {
                 expires: now + self.ttl_ms,
             },
         );
-        Ok(Issued {
+        Issued {
             captcha_id,
             image_png_base64: image,
             expires_in_ms: self.ttl_ms,
-        })
+        }
     }
 
     /// Checks an answer (consuming the captcha either way) and returns a purchase pass.
@@ -123,10 +197,15 @@ impl Captchas {
             .pending
             .remove(captcha_id)
             .ok_or(CaptchaError::Invalid)?;
-        let ok = p.user_id == user_id
-            && p.product_id == product_id
-            && now < p.expires
-            && p.answer.eq_ignore_ascii_case(answer.trim());
+        let answer = answer.trim();
+        // With real drawings in test mode, the test answer passes too: the crowd benchmark
+        // cannot read the images.
+        let right = p.answer.eq_ignore_ascii_case(answer)
+            || self
+                .test_answer
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(answer));
+        let ok = p.user_id == user_id && p.product_id == product_id && now < p.expires && right;
         if !ok {
             return Err(CaptchaError::Invalid);
         }
@@ -207,17 +286,6 @@ impl Captchas {
     pub fn spent_passes(&self) -> usize {
         self.used_passes.len()
     }
-}
-
-/// A new captcha image: (its text, the PNG in base64).
-fn draw() -> Result<(String, String), CaptchaError> {
-    let mut img = captcha::Captcha::new();
-    img.add_chars(5)
-        .apply_filter(captcha::filters::Noise::new(0.2))
-        .apply_filter(captcha::filters::Wave::new(2.0, 12.0))
-        .view(220, 110);
-    let image = img.as_base64().ok_or(CaptchaError::Render)?;
-    Ok((img.chars_as_string(), image))
 }
 
 fn random_id() -> String {
@@ -303,6 +371,38 @@ mod tests {
         let answer = c.pending.get(&issued.captcha_id).unwrap().answer.clone();
         assert_eq!(answer.len(), 5);
         assert!(c.verify(1, 1, &issued.captcha_id, &answer, 1).is_ok());
+    }
+
+    #[tokio::test]
+    async fn pooled_real_drawings_in_test_mode_take_either_answer() {
+        let pool = Pool::new(3, 1);
+        let c = svc(Some("abc")).with_pool(pool.clone(), true);
+        assert!(
+            c.issue_ready(1, 2, 0).unwrap().is_none(),
+            "nothing drawn yet"
+        );
+        for _ in 0..500 {
+            if pool.len() == 3 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let a = c.issue_ready(1, 2, 0).unwrap().expect("a pooled drawing");
+        let b = c.issue_ready(1, 2, 0).unwrap().expect("a pooled drawing");
+        assert_ne!(a.image_png_base64, b.image_png_base64);
+        let drawn = c.pending.get(&b.captcha_id).unwrap().answer.clone();
+        assert_ne!(drawn, "abc");
+        assert!(c.verify(1, 2, &a.captcha_id, "abc", 1).is_ok());
+        assert!(c.verify(1, 2, &b.captcha_id, &drawn, 1).is_ok());
+        // Without real drawings, test mode serves its one drawing and never touches the pool.
+        let fixed = svc(Some("abc")).with_pool(Pool::new(3, 1), false);
+        let first = fixed.issue(1, 2, 0).unwrap();
+        let again = fixed
+            .issue_ready(1, 2, 0)
+            .unwrap()
+            .expect("the test drawing");
+        assert_eq!(first.image_png_base64, again.image_png_base64);
+        assert_eq!(fixed.pooled(), 0);
     }
 
     #[test]

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# bench/crowd.sh — the `crowd` scenario of bench/run.sh: browsers, not a load tool. One node in its
+# default mode (embedded queue, SQLite), token buckets at their defaults, real captcha drawings
+# (the test answer still passes). PAGES pages open over OPEN_SECS before the start, wait IDLE_SECS
+# (what idle pages cost is measured then), click within CLICK_SECS after it; 2 % hang up
+# mid-purchase. Each page loads the page and its files, holds the live stream, and waits for its
+# order or "sold out" on it. Exits non-zero when the books are wrong, a page load or stream open
+# was answered 429, or an open page never heard "sold out".
+# Knobs: PAGES=18000 UNITS=2000 OPEN_SECS=30 IDLE_SECS=30 CLICK_SECS=2 LINGER_SECS=15
+#        PROFILE=release|debug BUILD=0 OUT_DIR=… BENCH_PORT=3900
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/env.sh
+. scripts/env.sh
+pages=${PAGES:-18000}
+units=${UNITS:-2000}
+profile=${PROFILE:-release}
+case "$profile" in
+  release) build=(cargo build --release --workspace --bins); site=(cargo leptos build --release --frontend-only) ;;
+  debug) build=(cargo build --workspace --bins); site=(cargo leptos build --frontend-only) ;;
+  *) echo "PROFILE must be release or debug, not $profile" >&2; exit 2 ;;
+esac
+bin="target/$profile"
+if [ "${BUILD:-1}" != 0 ]; then "${site[@]}"; "${build[@]}"; fi
+[ -f target/site/pkg/flash-sale.wasm ] || { echo "no site in target/site: run ${site[*]}" >&2; exit 1; }
+
+out=${OUT_DIR:-$([ "$profile" = debug ] && echo target/bench || echo bench/results)}
+mkdir -p "$out"
+port=${BENCH_PORT:-3900}
+if curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+  echo "127.0.0.1:$port is already serving (another benchmark?): stop it or set BENCH_PORT" >&2
+  exit 1
+fi
+# Every open page is an open file of the server's: all of this machine's limit.
+ulimit -n "$(ulimit -Hn)"
+work="target/bench/crowd"
+rm -rf "$work" && mkdir -p "$work"
+export DATABASE_URL="sqlite://$work/crowd.db?mode=rwc"
+export FLASH_SECRET
+FLASH_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export FLASH_CAPTCHA_TEST_ANSWER=bench
+env LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=flash-sale \
+  FLASH_TEST_MODE=1 FLASH_CAPTCHA_REAL_DRAWINGS=1 FLASH_CAPTCHA_POOL=$((pages + pages / 10)) \
+  FLASH_CAPTCHA_DRAWERS="$(nproc)" FLASH_DEMO_DATA=0 RUST_LOG=warn \
+  "$bin/server" serve >"$out/crowd.server.log" 2>&1 &
+server_pid=$!
+trap 'kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; true' EXIT
+flash_wait_port 127.0.0.1 "$port" 60 || { cat "$out/crowd.server.log" >&2; exit 1; }
+
+"$bin/browsers" lead --base-url "http://127.0.0.1:$port" --pages "$pages" --units "$units" \
+  --open-secs "${OPEN_SECS:-30}" --idle-secs "${IDLE_SECS:-30}" --click-secs "${CLICK_SECS:-2}" \
+  --linger-secs "${LINGER_SECS:-15}" --server-pid "$server_pid" --out "$out/crowd.json" --strict
+echo "wrote $out/crowd.json and $out/crowd.svg"

@@ -1,0 +1,254 @@
+//! Live updates for open pages (`GET /api/v1/products/{id}/live`, Server-Sent Events): the
+//! product's stock left and sale phase, and the shopper's own order once it is stored. One ticker
+//! reads each watched product once per tick and, only when something changed (or a heartbeat is
+//! due), frames the news once: every page's stream sends those same bytes. A page that cannot
+//! hold a stream polls instead (`get_stock`).
+
+mod stream;
+
+pub use stream::LiveStream;
+
+use crate::config::LiveConfig;
+use crate::error::{AppError, AppResult};
+use crate::ids::{Millis, ProductId, UserId};
+use crate::repositories::{orders, Db};
+use crate::services::catalog::Catalog;
+use app::model::{ApiError, ErrorCode, LiveOrder, LiveStock, OrderStatus};
+use axum::body::Bytes;
+use dashmap::DashMap;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use tokio::sync::watch;
+
+/// A queued order is looked for in the database this long, then forgotten (the page polls).
+const WAIT_MS: i64 = 10 * 60_000;
+/// Waiting shoppers looked up per product and tick, in one query each `LOOKUP_CHUNK`.
+const LOOKUPS_PER_TICK: usize = 5_000;
+const LOOKUP_CHUNK: usize = 500;
+
+/// Who holds a stream, for the bound on streams per client: the shopper if logged in, else
+/// the address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Client {
+    User(UserId),
+    Address(IpAddr),
+    Unknown,
+}
+
+/// The streams of this process; cloning shares them.
+#[derive(Clone)]
+pub struct Live(Arc<Inner>);
+
+struct Inner {
+    catalog: Catalog,
+    db: Db,
+    cfg: LiveConfig,
+    products: DashMap<ProductId, Channel>,
+    /// Per shopper with a page open: their order, once stored.
+    shoppers: DashMap<(ProductId, UserId), watch::Sender<Option<Bytes>>>,
+    /// Orders queued here for shoppers with a page open, not yet seen stored.
+    waiting: DashMap<ProductId, Vec<Waiting>>,
+    clients: DashMap<Client, usize>,
+    open: AtomicUsize,
+    closed: AtomicBool,
+}
+
+/// A watched product: its latest framed news, what it said, and when it was sent.
+struct Channel {
+    news: watch::Sender<Bytes>,
+    last: LiveStock,
+    sent_at: i64,
+}
+
+struct Waiting {
+    user: UserId,
+    since: i64,
+}
+
+impl Live {
+    /// Starts the ticker; it ends with the last handle.
+    pub fn new(catalog: Catalog, db: Db, cfg: LiveConfig) -> Self {
+        let tick = cfg.tick;
+        let live = Live(Arc::new(Inner {
+            catalog,
+            db,
+            cfg,
+            products: DashMap::new(),
+            shoppers: DashMap::new(),
+            waiting: DashMap::new(),
+            clients: DashMap::new(),
+            open: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+        }));
+        tokio::spawn(ticker(Arc::downgrade(&live.0), tick));
+        live
+    }
+
+    /// A stream of the product's news (and the shopper's order), starting with the news now;
+    /// 404 for an unknown product, 429 over the client's bound, 503 over the process's.
+    pub async fn open(
+        &self,
+        product: ProductId,
+        user: Option<UserId>,
+        client: Client,
+    ) -> AppResult<LiveStream> {
+        if self.0.closed.load(Ordering::Acquire) {
+            return Err(AppError::code(
+                ErrorCode::Unavailable,
+                "the server is stopping",
+            ));
+        }
+        let now = self.0.catalog.stock_info(product).await?;
+        let slot = stream::Slot::take(&self.0, client, product, user)?;
+        let news = self
+            .0
+            .products
+            .entry(product)
+            .or_insert_with(|| Channel {
+                news: watch::channel(frame("stock", &now)).0,
+                last: now,
+                sent_at: now.server_time,
+            })
+            .news
+            .subscribe();
+        let order = user.map(|u| {
+            self.0
+                .shoppers
+                .entry((product, u))
+                .or_insert_with(|| watch::channel(None).0)
+                .subscribe()
+        });
+        let first = [b"retry: 2000\n".as_slice(), &frame("stock", &now)[..]].concat();
+        Ok(LiveStream::new(Bytes::from(first), news, order, slot))
+    }
+
+    /// An order was queued for the shopper: tell their open page once the database has it.
+    pub fn queued(&self, product: ProductId, user: UserId) {
+        if self.0.shoppers.contains_key(&(product, user)) {
+            self.0.waiting.entry(product).or_default().push(Waiting {
+                user,
+                since: Millis::now().0,
+            });
+        }
+    }
+
+    /// Ends every stream (graceful shutdown: the server waits for open connections) and
+    /// refuses new ones.
+    pub fn close(&self) {
+        self.0.closed.store(true, Ordering::Release);
+        self.0.products.clear();
+        self.0.shoppers.clear();
+    }
+
+    /// Streams open now.
+    pub fn open_streams(&self) -> usize {
+        self.0.open.load(Ordering::Acquire)
+    }
+}
+
+impl Inner {
+    /// One tick: each watched product read once, its news sent if it changed or a heartbeat is
+    /// due; products nobody watches dropped; stored orders told.
+    async fn refresh(&self) {
+        let ids: Vec<ProductId> = self.products.iter().map(|e| *e.key()).collect();
+        for id in ids {
+            let unwatched = self
+                .products
+                .remove_if(&id, |_, c| c.news.receiver_count() == 0)
+                .is_some();
+            if unwatched {
+                continue;
+            }
+            match self.catalog.live_stock(id).await {
+                Ok(news) => self.send(id, news),
+                // Deleted: its streams end, and the pages find out when they reconnect.
+                Err(AppError::Api(e)) if e.error == ErrorCode::NotFound => {
+                    self.products.remove(&id);
+                }
+                Err(e) => tracing::warn!(error = %e, product = %id, "live stock not read"),
+            }
+        }
+        self.tell_stored_orders().await;
+    }
+
+    fn send(&self, id: ProductId, news: LiveStock) {
+        let Some(mut c) = self.products.get_mut(&id) else {
+            return;
+        };
+        let heartbeat = self.cfg.heartbeat.as_millis() as i64;
+        if c.last.same_as(&news) && news.server_time - c.sent_at < heartbeat {
+            return;
+        }
+        c.news.send_replace(frame("stock", &news));
+        c.last = news;
+        c.sent_at = news.server_time;
+    }
+
+    async fn tell_stored_orders(&self) {
+        let products: Vec<ProductId> = self
+            .waiting
+            .iter()
+            .filter(|e| !e.value().is_empty())
+            .map(|e| *e.key())
+            .collect();
+        for product in products {
+            let users: Vec<i64> = match self.waiting.get(&product) {
+                Some(w) => w.iter().take(LOOKUPS_PER_TICK).map(|w| w.user.0).collect(),
+                None => continue,
+            };
+            let mut stored = HashMap::new();
+            for chunk in users.chunks(LOOKUP_CHUNK) {
+                match orders::stored_among(&self.db, product.0, chunk).await {
+                    Ok(found) => stored.extend(found),
+                    Err(e) => {
+                        tracing::warn!(error = %e, %product, "stored orders not read");
+                        return;
+                    }
+                }
+            }
+            let now = Millis::now().0;
+            let Some(mut waiting) = self.waiting.get_mut(&product) else {
+                continue;
+            };
+            waiting.retain(|w| {
+                let Some(order_id) = stored.get(&w.user.0) else {
+                    return now - w.since < WAIT_MS;
+                };
+                if let Some(page) = self.shoppers.get(&(product, w.user)) {
+                    let order = LiveOrder {
+                        order_id: order_id.clone(),
+                        product_id: product.0,
+                        status: OrderStatus::Confirmed,
+                    };
+                    page.send_replace(Some(frame("order", &order)));
+                }
+                false
+            });
+        }
+    }
+}
+
+async fn ticker(live: Weak<Inner>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let Some(live) = live.upgrade() else { return };
+        if live.closed.load(Ordering::Acquire) {
+            return;
+        }
+        live.refresh().await;
+    }
+}
+
+/// One Server-Sent Event.
+fn frame(event: &str, data: &impl serde::Serialize) -> Bytes {
+    let json = serde_json::to_string(data).unwrap_or_else(|_| "null".into());
+    Bytes::from(format!("event: {event}\ndata: {json}\n\n"))
+}
+
+fn too_many(why: &str) -> AppError {
+    AppError::RateLimited(ApiError::new(ErrorCode::RateLimited, why), 5)
+}
