@@ -6,7 +6,9 @@
 # mid-purchase. Each page loads the page and its files, holds the live stream, and waits for its
 # order or "sold out" on it. Exits non-zero when the books are wrong, a page load or stream open
 # was answered 429, or an open page never heard "sold out".
-# Knobs: PAGES=18000 UNITS=2000 OPEN_SECS=30 IDLE_SECS=30 CLICK_SECS=2 LINGER_SECS=15
+# Knobs: PAGES=18000 UNITS=2000 OPEN_SECS=30 IDLE_SECS=30 CLICK_SECS=2 LINGER_SECS=120
+#        ASSETS_EVERY=1 (one page in N loads the Wasm, JS and CSS; 1 = every page)
+#        PAGES_PER_PROCESS=4000 (pages per load process, one thread each)
 #        PROFILE=release|debug BUILD=0 OUT_DIR=… BENCH_PORT=3900
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -49,5 +51,6 @@ flash_wait_port 127.0.0.1 "$port" 60 || { cat "$out/crowd.server.log" >&2; exit 
 
 "$bin/browsers" lead --base-url "http://127.0.0.1:$port" --pages "$pages" --units "$units" \
   --open-secs "${OPEN_SECS:-30}" --idle-secs "${IDLE_SECS:-30}" --click-secs "${CLICK_SECS:-2}" \
-  --linger-secs "${LINGER_SECS:-15}" --server-pid "$server_pid" --out "$out/crowd.json" --strict
+  --linger-secs "${LINGER_SECS:-120}" --assets-every "${ASSETS_EVERY:-1}" \
+  --pages-per-process "${PAGES_PER_PROCESS:-4000}" --server-pid "$server_pid" --out "$out/crowd.json" --strict
 echo "wrote $out/crowd.json and $out/crowd.svg"

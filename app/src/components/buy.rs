@@ -3,6 +3,7 @@
 use super::auth_state::{login_href, use_auth};
 use super::captcha_modal::CaptchaModal;
 use super::clock::browser_now;
+use super::hydration::use_mounted;
 use super::live::{Link, LiveProduct};
 use crate::api::{my_orders, new_captcha, purchase, verify_captcha};
 use crate::model::{ApiError, Captcha, ErrorCode, OrderStatus, SalePhase};
@@ -26,7 +27,9 @@ enum Notice {
 pub fn BuyPanel(product_id: i64, live: LiveProduct) -> impl IntoView {
     let enabled = move || live.phase() == SalePhase::OnSale && live.stock.get().stock_left > 0;
     let auth = use_auth();
-    let anonymous = move || matches!(auth.user.get(), Some(Ok(None)));
+    // Asked in the browser only: the page's HTML is the same for everyone.
+    let mounted = use_mounted();
+    let anonymous = move || mounted.get() && matches!(auth.user.get(), Some(Ok(None)));
     let modal_open = RwSignal::new(false);
     let captcha = RwSignal::new(None::<Captcha>);
     let captcha_error = RwSignal::new(None::<String>);

@@ -1,4 +1,5 @@
 use super::auth_state::use_auth;
+use super::hydration::use_mounted;
 use crate::api::Logout;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -7,12 +8,15 @@ use leptos_router::hooks::use_navigate;
 #[component]
 pub fn Header() -> impl IntoView {
     let auth = use_auth();
+    // Asked by the browser only: the page's HTML is the same for everyone.
+    let mounted = use_mounted();
     view! {
         <header class="topbar">
             <a class="skip-link" href="#main">"Skip to content"</a>
             <nav class="topbar-inner" aria-label="Main">
                 <A href="/" attr:class="brand">"⚡ Flash Sale"</A>
                 <div class="topbar-user">
+                    <Show when=move || mounted.get()>
                     <Transition fallback=|| ()>
                         {move || Suspend::new(async move {
                             match auth.user.await {
@@ -40,6 +44,7 @@ pub fn Header() -> impl IntoView {
                             }
                         })}
                     </Transition>
+                    </Show>
                 </div>
             </nav>
         </header>

@@ -6,6 +6,8 @@ use super::report::{self, Sample};
 use super::{sample, setup};
 use server::repositories::Db;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
@@ -31,11 +33,16 @@ pub struct Args {
     pub click_secs: f64,
     #[arg(long, default_value_t = 2.0)]
     pub hangup_percent: f64,
-    /// How long the pages stay open after the last click.
-    #[arg(long, default_value_t = 15.0)]
+    /// The longest the pages stay open after the clicks; each leaves 3 s after it heard
+    /// "sold out". With the buckets at their defaults the crowd takes about a minute to sell.
+    #[arg(long, default_value_t = 120.0)]
     pub linger_secs: f64,
     #[arg(long, default_value_t = 4_000)]
     pub pages_per_process: usize,
+    /// One page in this many loads the page's files (1: every page, as browsers with an empty
+    /// cache; more for debug builds, whose Wasm is ten times larger).
+    #[arg(long, default_value_t = 1)]
+    pub assets_every: usize,
     /// The server's process, for its RSS and CPU.
     #[arg(long)]
     pub server_pid: u32,
@@ -57,6 +64,7 @@ pub fn parse_plan(line: &str) -> anyhow::Result<Plan> {
         open_ms: v["open_ms"].as_i64().unwrap_or_default(),
         click_ms: v["click_ms"].as_i64().unwrap_or_default(),
         hang_up: v["hang_up"].as_bool().unwrap_or(false),
+        assets: v["assets"].as_bool().unwrap_or(true),
     })
 }
 
@@ -91,6 +99,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             "open_ms": t0 + rand_below(ms(a.open_secs)),
             "click_ms": start + rand_below(ms(a.click_secs)),
             "hang_up": rand::random::<f64>() * 100.0 < a.hangup_percent,
+            "assets": i % a.assets_every.max(1) == 0,
         });
         plans[i % parts].push_str(&format!("{plan}\n"));
     }
@@ -101,11 +110,8 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         children.push((spawn_part(&a, k, product, &assets, &plan_file, end)?, k));
     }
 
-    let watch = tokio::spawn(watch_server(
-        a.server_pid,
-        a.base_url.clone(),
-        Duration::from_millis((end - now_ms()).max(0) as u64 + 2_000),
-    ));
+    let done = Arc::new(AtomicBool::new(false));
+    let watch = tokio::spawn(watch_server(a.server_pid, a.base_url.clone(), done.clone()));
     let sold_out = tokio::spawn(watch_sold_out(db.clone(), product, a.units, end));
     let mut seen = Seen::default();
     for (mut c, k) in children {
@@ -116,6 +122,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         let part: Seen = serde_json::from_str(&std::fs::read_to_string(part_out(&dir, k))?)?;
         seen.merge(part);
     }
+    done.store(true, Ordering::Release);
     let samples = watch.await?;
     let last_sold = sold_out.await?;
     let books = books(&db, product).await?;
@@ -230,14 +237,14 @@ fn spawn_part(
         .spawn()?)
 }
 
-/// The server's RSS and CPU, the host's idle CPU, and the open streams, every 250 ms.
-async fn watch_server(pid: u32, base: String, for_how_long: Duration) -> Vec<Sample> {
+/// The server's RSS and CPU, the host's idle CPU, and the open streams, every 250 ms until the
+/// crowd is gone.
+async fn watch_server(pid: u32, base: String, done: Arc<AtomicBool>) -> Vec<Sample> {
     let http = reqwest::Client::new();
-    let started = Instant::now();
     let mut out = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut streams = 0;
-    while started.elapsed() < for_how_long {
+    while !done.load(Ordering::Acquire) {
         tick.tick().await;
         if out.len() % 4 == 0 {
             streams = sample::map_sizes(&http, &base)

@@ -22,6 +22,9 @@ use page::{Ctx, Plan, Seen};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Requests in flight per load process (streams aside).
+const IN_FLIGHT: usize = 256;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -87,6 +90,7 @@ async fn part(a: PartArgs) -> anyhow::Result<()> {
         answer: a.answer,
         end_ms: a.end_ms,
         seen: Mutex::new(Seen::default()),
+        in_flight: tokio::sync::Semaphore::new(IN_FLIGHT),
     });
     let plans: Vec<Plan> = std::fs::read_to_string(&a.plans)?
         .lines()

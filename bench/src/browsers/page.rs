@@ -62,6 +62,9 @@ pub struct Ctx {
     /// When the crowd leaves (Unix ms): streams close.
     pub end_ms: i64,
     pub seen: Mutex<Seen>,
+    /// Requests in flight from this process, streams aside: each is a connection, and the
+    /// server's open files (20,000 here) also hold every page's stream.
+    pub in_flight: tokio::sync::Semaphore,
 }
 
 pub struct Plan {
@@ -69,6 +72,8 @@ pub struct Plan {
     pub open_ms: i64,
     pub click_ms: i64,
     pub hang_up: bool,
+    /// Whether this page loads the page's files too.
+    pub assets: bool,
 }
 
 /// What the page's stream has said so far.
@@ -79,6 +84,9 @@ struct Heard {
     sold_out_at: AtomicI64,
     order: AtomicI64,
 }
+
+/// A page closes this long after it heard "sold out" (the run ends with the last page).
+const STAY_AFTER_SOLD_OUT_MS: i64 = 3_000;
 
 pub fn now_ms() -> i64 {
     server::now_ms()
@@ -116,17 +124,14 @@ pub async fn browse(ctx: Arc<Ctx>, plan: Plan) {
 
 /// The page and its files; `false` when the page did not load.
 async fn load_page(ctx: &Ctx, plan: &Plan) -> bool {
-    let started = Instant::now();
     let url = format!("{}/product/{}", ctx.base, ctx.product);
-    let status = match get(ctx, &url, &plan.cookie).await {
-        Ok((status, _)) => status,
-        Err(_) => 0,
-    };
-    let took = started.elapsed().as_secs_f64() * 1000.0;
+    let (page, took) = get(ctx, &url, &plan.cookie).await;
+    let status = page.map_or(0, |(status, _)| status);
     let mut bytes = 0;
-    for asset in &ctx.assets {
+    let assets = if plan.assets { &ctx.assets[..] } else { &[] };
+    for asset in assets {
         let url = format!("{}{asset}", ctx.base);
-        match get(ctx, &url, &plan.cookie).await {
+        match get(ctx, &url, &plan.cookie).await.0 {
             Ok((s, n)) => {
                 bytes += n;
                 ctx.seen.lock().unwrap().count("asset", s);
@@ -144,17 +149,28 @@ async fn load_page(ctx: &Ctx, plan: &Plan) -> bool {
     status == 200
 }
 
-async fn get(ctx: &Ctx, url: &str, cookie: &str) -> reqwest::Result<(u16, u64)> {
-    let resp = ctx
-        .http
-        .get(url)
-        .header("cookie", cookie)
-        .header("accept-encoding", "gzip")
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await?;
-    let status = resp.status().as_u16();
-    Ok((status, resp.bytes().await?.len() as u64))
+/// A page or file, whole: (status, bytes) and the milliseconds it took.
+async fn get(ctx: &Ctx, url: &str, cookie: &str) -> (reqwest::Result<(u16, u64)>, f64) {
+    let _permit = ctx.in_flight.acquire().await;
+    let sent = Instant::now();
+    let whole = async {
+        let resp = ctx
+            .http
+            .get(url)
+            .header("cookie", cookie)
+            .header("accept-encoding", "gzip")
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.bytes().await?.len() as u64))
+    };
+    let got = whole.await;
+    (got, ms_since(sent))
+}
+
+fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
 }
 
 /// Holds the stream until the crowd leaves, noting what it says.
@@ -182,7 +198,13 @@ async fn listen(ctx: Arc<Ctx>, cookie: String, heard: Arc<Heard>) {
     }
     let mut buf = String::new();
     let lost = loop {
-        let left = ctx.end_ms - now_ms();
+        let heard_at = heard.sold_out_at.load(Ordering::Acquire);
+        let leave = if heard_at > 0 {
+            ctx.end_ms.min(heard_at + STAY_AFTER_SOLD_OUT_MS)
+        } else {
+            ctx.end_ms
+        };
+        let left = leave - now_ms();
         if left <= 0 {
             break false;
         }
@@ -279,38 +301,50 @@ fn rand_ms(below: u64) -> u64 {
     rand::random::<u64>() % below.max(1)
 }
 
-async fn post(
-    ctx: &Ctx,
-    plan: &Plan,
-    path: &str,
-    body: String,
-) -> reqwest::Result<reqwest::Response> {
+fn post(ctx: &Ctx, plan: &Plan, path: &str, body: String) -> reqwest::RequestBuilder {
     ctx.http
         .post(format!("{}{path}", ctx.base))
         .header("cookie", &plan.cookie)
         .header("content-type", "application/json")
         .body(body)
         .timeout(Duration::from_secs(30))
-        .send()
-        .await
+}
+
+/// Sends once a connection of this process is free; the milliseconds from then to the answer.
+async fn send(
+    ctx: &Ctx,
+    req: reqwest::RequestBuilder,
+) -> (reqwest::Result<reqwest::Response>, f64) {
+    let _permit = ctx.in_flight.acquire().await;
+    let sent = Instant::now();
+    let resp = req.send().await;
+    (resp, ms_since(sent))
 }
 
 async fn captcha_and_pass(ctx: &Ctx, plan: &Plan) -> Result<String, Step> {
     let base = format!("/api/v1/products/{}/captcha", ctx.product);
-    let started = Instant::now();
-    let resp = post(ctx, plan, &base, String::new()).await;
+    let (resp, took) = send(ctx, post(ctx, plan, &base, String::new())).await;
     let resp = answered(ctx, "captcha", resp)?;
     let body: serde_json::Value = resp.json().await.map_err(|_| Step::Done)?;
-    ctx.seen
-        .lock()
-        .unwrap()
-        .captcha_ms
-        .push(started.elapsed().as_secs_f64() * 1000.0);
+    ctx.seen.lock().unwrap().captcha_ms.push(took);
     let answer = serde_json::json!({"captcha_id": body["captcha_id"], "answer": ctx.answer});
-    let resp = post(ctx, plan, &format!("{base}/verify"), answer.to_string()).await;
-    let resp = answered(ctx, "verify", resp)?;
-    let body: serde_json::Value = resp.json().await.map_err(|_| Step::Done)?;
-    body["pass"].as_str().map(String::from).ok_or(Step::Done)
+    // Refused at the door (429), the shopper sends the same answer again.
+    for _ in 0..50 {
+        let (resp, _) = send(
+            ctx,
+            post(ctx, plan, &format!("{base}/verify"), answer.to_string()),
+        )
+        .await;
+        match answered(ctx, "verify", resp) {
+            Ok(resp) => {
+                let body: serde_json::Value = resp.json().await.map_err(|_| Step::Done)?;
+                return body["pass"].as_str().map(String::from).ok_or(Step::Done);
+            }
+            Err(Step::Retry(ms)) => tokio::time::sleep(Duration::from_millis(ms)).await,
+            Err(done) => return Err(done),
+        }
+    }
+    Err(Step::Done)
 }
 
 /// The answer when it is a success; otherwise counted, and what to do next.
@@ -342,12 +376,13 @@ async fn purchase(ctx: &Ctx, plan: &Plan, pass: &str) -> Step {
         // The tab closes a few milliseconds after the click: the request goes, the answer is
         // never read.
         let gone = Duration::from_millis(1 + rand_ms(4));
-        let _ = tokio::time::timeout(gone, post(ctx, plan, &path, body)).await;
+        let _permit = ctx.in_flight.acquire().await;
+        let _ = tokio::time::timeout(gone, post(ctx, plan, &path, body).send()).await;
         ctx.seen.lock().unwrap().hangups += 1;
         return Step::Done;
     }
-    let started = Instant::now();
-    let resp = match post(ctx, plan, &path, body).await {
+    let (resp, took) = send(ctx, post(ctx, plan, &path, body)).await;
+    let resp = match resp {
         Ok(r) => r,
         Err(_) => {
             ctx.seen.lock().unwrap().count("purchase", "error");
@@ -355,7 +390,6 @@ async fn purchase(ctx: &Ctx, plan: &Plan, pass: &str) -> Step {
         }
     };
     let status = resp.status().as_u16();
-    let took = started.elapsed().as_secs_f64() * 1000.0;
     if status == 429 {
         let next = retry_after(&resp);
         let code = error_code(resp).await;

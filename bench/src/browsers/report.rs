@@ -94,8 +94,10 @@ fn r(x: f64, places: i32) -> f64 {
 
 pub fn summary(a: &Args, seen: &Seen, samples: &[Sample], t: &Times, books: Books) -> Value {
     let streams_open = seen.answers.get("stream 200").copied().unwrap_or(0);
-    // Idle: from a second after the last page opened to half a second before the start.
-    let (idle_from, idle_to) = (t.opened + 1_000, t.start - 500);
+    // Idle: once the last pages have loaded (10 s after the last opened, or half the wait) to
+    // half a second before the start.
+    let settle = 10_000.min((t.start - t.opened) / 2);
+    let (idle_from, idle_to) = (t.opened + settle, t.start - 500);
     let (idle_cores, idle_host) = spent(samples, idle_from, idle_to);
     let rss = |when| at(samples, when).map_or(0, |s| s.rss_kb);
     let (rss_before, rss_open) = (rss(t.t0 - 250), rss(idle_to));

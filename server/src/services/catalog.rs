@@ -54,10 +54,12 @@ impl Catalog {
         }
     }
 
-    /// One product, read fresh.
+    /// One product, as its page shows it.
     pub async fn product(&self, id: ProductId) -> AppResult<Product> {
-        let row = repo::get(&self.db, id.0).await?.ok_or_else(not_found)?;
-        Ok(self.view(&row, Millis::now()))
+        // A crowd opening the page reads the cached row: at most a second old, and the page's
+        // live stream tells what changed since.
+        let now = Millis::now();
+        Ok(self.view(&self.row(id, now).await?, now))
     }
 
     /// What a polling stock meter is told: from the cached row.

@@ -1,5 +1,6 @@
 //! Drawings made ahead: drawing one takes milliseconds of CPU, and a crowd clicks "Buy now" within
-//! seconds. While a sale is near, blocking threads keep the pool full; a click takes a drawing
+//! seconds. While a sale is near, threads of their own keep the pool full at the lowest CPU
+//! priority (during a sale they draw only with what the shoppers leave); a click takes a drawing
 //! from memory, and only an empty pool makes one draw while the shopper waits. Each drawing is
 //! handed out once.
 
@@ -57,9 +58,6 @@ impl Pool {
         if !self.wants_more() {
             return;
         }
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
         loop {
             let busy = self.0.busy.load(Ordering::Acquire);
             if busy >= self.0.drawers {
@@ -71,13 +69,32 @@ impl Pool {
                     .compare_exchange(busy, busy + 1, Ordering::AcqRel, Ordering::Acquire);
             if claimed.is_ok() {
                 let pool = Arc::downgrade(&self.0);
-                rt.spawn_blocking(move || fill(pool));
+                let started = std::thread::Builder::new()
+                    .name("captcha-drawer".into())
+                    .spawn(move || {
+                        lowest_priority();
+                        fill(pool)
+                    });
+                if let Err(e) = started {
+                    tracing::error!(error = %e, "captcha pool: no drawer thread");
+                    self.0.busy.fetch_sub(1, Ordering::AcqRel);
+                    return;
+                }
             }
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Drawing>> {
         self.0.ready.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// This thread yields the CPU to every other (Linux: the nice value is per thread).
+fn lowest_priority() {
+    // SAFETY: setpriority only reads its arguments; 0 is the calling thread.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+    if rc != 0 {
+        tracing::warn!("captcha pool: drawer keeps its CPU priority");
     }
 }
 
