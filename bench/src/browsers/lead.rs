@@ -1,8 +1,9 @@
 //! The lead: the sale and its shoppers, the schedule, the load processes, and what the server
 //! spent meanwhile.
 
-use super::page::{now_ms, Plan, Seen};
-use super::report::{self, Sample};
+use super::page::{now_ms, Plan};
+use super::report::{self, Books, Sample};
+use super::seen::Seen;
 use super::{sample, setup};
 use server::repositories::Db;
 use std::path::{Path, PathBuf};
@@ -134,7 +135,12 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         last_sold,
         pool_secs,
     };
-    let json = report::summary(&a, &seen, &samples, &t, books);
+    let setup = serde_json::json!({
+        "open_s": a.open_secs, "idle_s": a.idle_secs, "click_s": a.click_secs,
+        "linger_s": a.linger_secs, "hangup_percent": a.hangup_percent,
+        "assets_every": a.assets_every, "pages_per_process": a.pages_per_process,
+    });
+    let json = report::summary(a.units, setup, &seen, &samples, &t, books);
     report::plot(&a.out.replace(".json", ".svg"), &seen, &samples, &t)?;
     std::fs::write(&a.out, serde_json::to_string_pretty(&json)?)?;
     println!("{}", serde_json::to_string_pretty(&json)?);
@@ -275,11 +281,6 @@ async fn watch_sold_out(db: Db, product: i64, units: i64, end: i64) -> i64 {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     0
-}
-
-pub struct Books {
-    pub orders: i64,
-    pub buyers: i64,
 }
 
 async fn books(db: &Db, product: i64) -> anyhow::Result<Books> {

@@ -9,6 +9,7 @@
 mod lead;
 mod page;
 mod report;
+mod seen;
 #[path = "../soak/sample.rs"]
 #[allow(dead_code)]
 mod sample;
@@ -18,7 +19,8 @@ mod sample;
 mod setup;
 
 use clap::{Parser, Subcommand};
-use page::{Ctx, Plan, Seen};
+use page::{Ctx, Plan};
+use seen::Seen;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -1,7 +1,6 @@
 //! What the crowd saw and what the server spent, as JSON and a plot.
 
-use super::lead::{Args, Books};
-use super::page::Seen;
+use super::seen::Seen;
 use plotters::prelude::*;
 use serde_json::{json, Value};
 
@@ -14,6 +13,12 @@ pub struct Sample {
     /// The host's (busy, idle) ticks over all cores.
     pub host: (u64, u64),
     pub streams: i64,
+}
+
+/// The product's orders as the database has them.
+pub struct Books {
+    pub orders: i64,
+    pub buyers: i64,
 }
 
 /// The schedule (Unix ms) and what the lead timed.
@@ -92,7 +97,15 @@ fn r(x: f64, places: i32) -> f64 {
     (x * m).round() / m
 }
 
-pub fn summary(a: &Args, seen: &Seen, samples: &[Sample], t: &Times, books: Books) -> Value {
+/// The report; `setup` (the sale's size and the schedule asked for) goes in as it is.
+pub fn summary(
+    units: i64,
+    setup: Value,
+    seen: &Seen,
+    samples: &[Sample],
+    t: &Times,
+    books: Books,
+) -> Value {
     let streams_open = seen.answers.get("stream 200").copied().unwrap_or(0);
     // Idle: once the last pages have loaded (10 s after the last opened, or half the wait) to
     // half a second before the start.
@@ -131,10 +144,10 @@ pub fn summary(a: &Args, seen: &Seen, samples: &[Sample], t: &Times, books: Book
         "scenario": "crowd",
         "open_pages": streams_open,
         "pages": seen.pages,
-        "units": a.units,
+        "units": units,
         "orders_in_db": books.orders,
         "duplicates": books.orders - books.buyers,
-        "oversold": (books.orders - a.units).max(0),
+        "oversold": (books.orders - units).max(0),
         "accepted_answers": seen.accepted_at.len(),
         "hangups": seen.hangups,
         "refused_429": seen.refused_429,
@@ -162,10 +175,7 @@ pub fn summary(a: &Args, seen: &Seen, samples: &[Sample], t: &Times, books: Book
         "sale_server_cpu_percent": r(sale_cores * 100.0, 1),
         "sale_host_idle_percent": r(sale_host * 100.0, 1),
         "answers": seen.answers,
-        "schedule_s": {
-            "open": a.open_secs, "idle": a.idle_secs, "click": a.click_secs, "linger": a.linger_secs,
-        },
-        "hangup_percent": a.hangup_percent,
+        "setup": setup,
     })
 }
 
