@@ -9,10 +9,10 @@
 mod lead;
 mod page;
 mod report;
-mod seen;
 #[path = "../soak/sample.rs"]
 #[allow(dead_code)]
 mod sample;
+mod seen;
 // loadgen's crowd setup; pages keep only the cookies, not the ids.
 #[path = "../setup.rs"]
 #[allow(dead_code)]
