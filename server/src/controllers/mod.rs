@@ -84,13 +84,10 @@ pub fn router(state: AppState) -> Router {
         leptos::prelude::provide_context(backend.clone());
         leptos::prelude::provide_context(version.clone());
     };
-    Router::new()
-        .merge(assets::router())
-        .merge(api::router())
-        .merge(admin::router())
-        .merge(health::router())
-        .merge(internal::router(state.internal_secret.as_ref()))
-        .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
+    // The pages and the server functions, gzipped above 1 KB (the files under /pkg are gzipped
+    // ahead). The JSON API, the seed's /check and the live streams are not wrapped: the
+    // purchase path of the load tools pays nothing for it.
+    let pages = Router::new()
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             app::shell(leptos.clone())
         })
@@ -99,13 +96,19 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(context, app::shell))
-        .layer(mw::from_fn_with_state(state.clone(), gate))
-        // Pages and large answers gzipped (the files under /pkg are gzipped ahead); not the
-        // small purchase answers, nor the live streams.
         .layer(
             CompressionLayer::new()
                 .compress_when(DefaultPredicate::new().and(SizeAbove::new(1024))),
-        )
+        );
+    Router::new()
+        .merge(assets::router())
+        .merge(api::router())
+        .merge(admin::router())
+        .merge(health::router())
+        .merge(internal::router(state.internal_secret.as_ref()))
+        .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
+        .merge(pages)
+        .layer(mw::from_fn_with_state(state.clone(), gate))
         .with_state(state)
 }
 
