@@ -48,6 +48,12 @@ async fn open_pages_hear_each_sale_and_sold_out_and_the_streams_end_at_shutdown(
         }
     }
 
+    // A page opened now hears the latest news, not the purchase path's cached row (a second
+    // old, still saying 1 left), which the ticker would never correct: it sends only changes.
+    let mut late_page = LiveEvents::open(&app, None, id).await.expect("open");
+    let (_, first) = late_page.next().await.expect("the news now");
+    assert_eq!(first["stock_left"].as_i64(), Some(0), "{first}");
+
     let (status, v) = LiveEvents::open(&app, None, id + 1000)
         .await
         .err()

@@ -100,7 +100,17 @@ impl Live {
                 "the server is stopping",
             ));
         }
-        let now = self.0.catalog.stock_info(product).await?;
+        // The latest news of a watched product (at most a tick old), told at this moment; the
+        // first page of a product reads it. Not the cached row: it may be older than the news
+        // the ticker has sent, and the ticker sends only changes.
+        let latest = self.0.products.get(&product).map(|c| c.last);
+        let now = match latest {
+            Some(news) => LiveStock {
+                server_time: Millis::now().0,
+                ..news
+            },
+            None => self.0.catalog.live_stock(product).await?,
+        };
         let slot = stream::Slot::take(&self.0, client, product, user)?;
         let news = self
             .0
