@@ -26,13 +26,9 @@ bin="target/$profile"
 if [ "${BUILD:-1}" != 0 ]; then "${site[@]}"; "${build[@]}"; fi
 [ -f target/site/pkg/flash-sale.wasm ] || { echo "no site in target/site: run ${site[*]}" >&2; exit 1; }
 
-out=${OUT_DIR:-$([ "$profile" = debug ] && echo target/bench || echo bench/results)}
-mkdir -p "$out"
+out=$(flash_bench_out "$profile")
 port=${BENCH_PORT:-3900}
-if curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
-  echo "127.0.0.1:$port is already serving (another benchmark?): stop it or set BENCH_PORT" >&2
-  exit 1
-fi
+flash_bench_port_free "$port" || exit 1
 # Every open page is an open file of the server's: all of this machine's limit.
 ulimit -n "$(ulimit -Hn)"
 work="target/bench/crowd"

@@ -70,14 +70,9 @@ if [ "$scenario" = ratio ] && [ "${PERF:-0}" = 1 ] && ! command -v perf >/dev/nu
 fi
 if [ "${BUILD:-1}" != 0 ]; then "${build[@]}"; fi
 
-# Debug runs are correctness checks, never figures: they stay out of the committed results.
-out=${OUT_DIR:-$([ "$profile" = debug ] && echo target/bench || echo bench/results)}
-mkdir -p "$out"
+out=$(flash_bench_out "$profile")
 port=${BENCH_PORT:-3900}
-if curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
-  echo "127.0.0.1:$port is already serving (another benchmark?): stop it or set BENCH_PORT" >&2
-  exit 1
-fi
+flash_bench_port_free "$port" || exit 1
 if [ "$scenario" = cluster ]; then
   export BASE_PORT=$port CLUSTER_DB=flash_bench_cluster PROFILE=$profile FRESH=1
   export FLASH_TEST_MODE=1 FLASH_CAPTCHA_TEST_ANSWER=bench FLASH_RATE_LIMITS=off FLASH_DEMO_DATA=0

@@ -74,3 +74,19 @@ flash_wait_port() {
   done
   return 1
 }
+
+# The benchmarks' output folder for a build PROFILE (created): debug runs are correctness checks,
+# never figures, and stay out of the committed results. OUT_DIR overrides it.
+flash_bench_out() {
+  local out=${OUT_DIR:-$([ "$1" = debug ] && echo target/bench || echo bench/results)}
+  mkdir -p "$out"
+  echo "$out"
+}
+
+# Fails, saying so, when a server already answers on 127.0.0.1:PORT (another benchmark?).
+flash_bench_port_free() {
+  if curl -fs "http://127.0.0.1:$1/healthz" >/dev/null 2>&1; then
+    echo "127.0.0.1:$1 is already serving (another benchmark?): stop it or set BENCH_PORT" >&2
+    return 1
+  fi
+}
