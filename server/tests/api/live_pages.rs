@@ -1,7 +1,7 @@
 //! The live streams of open pages: what they hear, their bounds, and that they end when the
 //! server stops (graceful shutdown waits for open connections).
 
-use crate::helpers::{code, spawn_app};
+use crate::helpers::{code, spawn_app, Shopper, TestApp};
 use crate::live::LiveEvents;
 use reqwest::StatusCode;
 use std::time::{Duration, Instant};
@@ -54,11 +54,8 @@ async fn open_pages_hear_each_sale_and_sold_out_and_the_streams_end_at_shutdown(
     let (_, first) = late_page.next().await.expect("the news now");
     assert_eq!(first["stock_left"].as_i64(), Some(0), "{first}");
 
-    let (status, v) = LiveEvents::open(&app, None, id + 1000)
-        .await
-        .err()
-        .expect("refused");
-    assert_eq!((status, code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+    let unknown = refused(&app, None, id + 1000).await;
+    assert_eq!(unknown, (StatusCode::NOT_FOUND, "not_found".to_string()));
 
     tokio::time::timeout(Duration::from_secs(20), app.stop())
         .await
@@ -68,9 +65,36 @@ async fn open_pages_hear_each_sale_and_sold_out_and_the_streams_end_at_shutdown(
     }
 }
 
+/// The refusal of a stream that should not open: (status, error code).
+async fn refused(app: &TestApp, who: Option<&Shopper>, id: i64) -> (StatusCode, String) {
+    let (status, v) = LiveEvents::open(app, who, id).await.err().expect("refused");
+    (status, code(&v).to_string())
+}
+
+/// `/metrics`' count of open streams.
+async fn open_streams(app: &TestApp) -> String {
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    let text = text.text().await.expect("metrics text");
+    let line = text
+        .lines()
+        .find(|l| l.contains("map=\"live_streams\""))
+        .expect("the gauge");
+    line.rsplit(' ').next().unwrap_or("").to_string()
+}
+
 #[tokio::test]
 async fn streams_are_bounded_per_client_and_for_the_process() {
-    let app = spawn_app(&[("FLASH_STREAMS_PER_USER", "2"), ("FLASH_MAX_STREAMS", "3")]).await;
+    let overrides = [
+        ("FLASH_STREAMS_PER_USER", "2"),
+        ("FLASH_STREAMS_PER_ADDRESS", "1"),
+        ("FLASH_MAX_STREAMS", "4"),
+    ];
+    let app = spawn_app(&overrides).await;
     let id = app.on_sale(1).await;
     let s = app.shoppers(2).await;
     let a = LiveEvents::open(&app, Some(&s[0]), id)
@@ -79,24 +103,28 @@ async fn streams_are_bounded_per_client_and_for_the_process() {
     let _b = LiveEvents::open(&app, Some(&s[0]), id)
         .await
         .expect("second");
-    let (status, v) = LiveEvents::open(&app, Some(&s[0]), id)
-        .await
-        .err()
-        .expect("third");
+    let too_many = (StatusCode::TOO_MANY_REQUESTS, "rate_limited".to_string());
     assert_eq!(
-        (status, code(&v)),
-        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+        refused(&app, Some(&s[0]), id).await,
+        too_many,
+        "a third for one shopper"
+    );
+    // Without a login a page counts against its address.
+    let _visitor = LiveEvents::open(&app, None, id).await.expect("a visitor's");
+    assert_eq!(
+        refused(&app, None, id).await,
+        too_many,
+        "a second for one address"
     );
     let _c = LiveEvents::open(&app, Some(&s[1]), id)
         .await
         .expect("another shopper's");
-    let (status, v) = LiveEvents::open(&app, Some(&s[1]), id)
-        .await
-        .err()
-        .expect("over the process's bound");
+    assert_eq!(open_streams(&app).await, "4");
+    let busy = (StatusCode::SERVICE_UNAVAILABLE, "unavailable".to_string());
     assert_eq!(
-        (status, code(&v)),
-        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        refused(&app, Some(&s[1]), id).await,
+        busy,
+        "over the process's bound"
     );
     // A page that goes gives its slot back.
     drop(a);

@@ -193,6 +193,37 @@ proptest! {
         }
     }
 
+    /// The live stream's route with garbage ids, methods and cookies: a 4xx in the API's error
+    /// shape, never a 5xx; a stream (200, `text/event-stream`) only for the real product, with
+    /// or without a good cookie (a page needs no login).
+    #[test]
+    fn the_live_route_answers_4xx_to_garbage(
+        id in product_segment(server().product),
+        method in prop::sample::select(vec![Method::GET, Method::POST, Method::PUT]),
+        cookie in cookie_for_http(&server().cookie),
+    ) {
+        let s = server();
+        let (status, kind, text) = s.rt.block_on(async {
+            let mut b = s.http.request(method.clone(), format!("{}/api/v1/products/{id}/live", s.base));
+            if let Some(c) = &cookie {
+                b = b.header("cookie", c);
+            }
+            let resp = b.send().await.expect("the server answers");
+            let status = resp.status();
+            let kind = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            // A stream never ends: its head is enough, and dropping it closes the page.
+            let text = if status == StatusCode::OK { String::new() } else { resp.text().await.unwrap_or_default() };
+            (status, kind, text)
+        });
+        if status == StatusCode::OK {
+            prop_assert!(method == Method::GET && id.parse::<i64>() == Ok(s.product), "200 for {method} {id}");
+            prop_assert_eq!(kind, "text/event-stream");
+        } else {
+            prop_assert!(status.is_client_error(), "{} {}", status, text);
+            prop_assert!(is_api_error(&text), "not the error shape: {}", text);
+        }
+    }
+
     /// The server functions behind the same steps, fed well-formed and broken form bodies,
     /// raw bytes, other content types and other methods: never a 5xx, never a purchase or a
     /// pass; only a genuine shopper asking a captcha may get a 200.
