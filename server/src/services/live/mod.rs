@@ -112,12 +112,13 @@ impl Live {
             None => self.0.catalog.live_stock(product).await?,
         };
         let slot = stream::Slot::take(&self.0, client, product, user)?;
+        let framed = frame("stock", &now);
         let news = self
             .0
             .products
             .entry(product)
             .or_insert_with(|| Channel {
-                news: watch::channel(frame("stock", &now)).0,
+                news: watch::channel(framed.clone()).0,
                 last: now,
                 sent_at: now.server_time,
             })
@@ -130,7 +131,7 @@ impl Live {
                 .or_insert_with(|| watch::channel(None).0)
                 .subscribe()
         });
-        let first = [b"retry: 2000\n".as_slice(), &frame("stock", &now)[..]].concat();
+        let first = [b"retry: 2000\n".as_slice(), &framed[..]].concat();
         Ok(LiveStream::new(Bytes::from(first), news, order, slot))
     }
 
