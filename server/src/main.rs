@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use server::config::Config;
-use server::repositories::{blacklist, products, Db};
+use server::repositories::{blacklist, products, users, Db};
 use server::startup::{leptos_options, shutdown_signal, Application};
 
 #[derive(Parser)]
@@ -35,6 +35,8 @@ enum Command {
     },
     /// Recompute sold and leased stock from committed orders (run with the sale stopped).
     Reconcile,
+    /// Log a user out everywhere: their logins so far stop counting (within seconds on every node).
+    Revoke { user_id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -55,6 +57,9 @@ async fn main() -> anyhow::Result<()> {
     server::telemetry::init();
     let cli = Cli::parse();
     let mut cfg = Config::from_env()?;
+    if matches!(cli.command, None | Some(Command::Serve | Command::Node)) {
+        cfg.check_cookie_role()?;
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Node if cfg.cluster.nodes.is_empty() || cfg.amqp_url.is_none() => {
             anyhow::bail!("a node needs FLASH_NODES, FLASH_NODE_ID and AMQP_URL (see README)")
@@ -103,6 +108,14 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             }
+            Ok(())
+        }
+        Command::Revoke { user_id } => {
+            let db = Db::connect(cfg.database_url()).await?;
+            if !users::revoke_logins(&db, user_id, server::now_ms()).await? {
+                anyhow::bail!("no user with id {user_id}");
+            }
+            println!("user {user_id}: every login so far revoked");
             Ok(())
         }
         Command::Reconcile => {

@@ -1,7 +1,7 @@
 //! Builds the whole server from `Config`: storage, the services, the routes; runs it until a
 //! shutdown signal, then drains the queue and hands unsold leased stock back.
 
-use crate::config::Config;
+use crate::config::{Bucket, Config};
 use crate::controllers::{self, AppState, Shared};
 use crate::now_ms;
 use crate::repositories::{demo, products, Db, DbKind};
@@ -16,11 +16,12 @@ use crate::services::cooldown::Cooldown;
 use crate::services::forward::Forwarder;
 use crate::services::limiter::Limiters;
 use crate::services::live::Live;
-use crate::services::monitor::Monitor;
-use crate::services::operations::Operations;
+use crate::services::monitor::{Monitor, Watched};
+use crate::services::operations::{Operations, Reaches};
 use crate::services::peers::Peers;
 use crate::services::queue::rabbit::{self, RabbitQueue, Topology};
 use crate::services::queue::{EmbeddedQueue, OrderQueue};
+use crate::services::revocations::Revocations;
 use crate::services::sale::{LocalSale, Sale, SaleStages};
 use crate::services::stock::{RemoteStock, Stock, StockControl};
 use axum::Router;
@@ -88,6 +89,7 @@ impl Application {
             cfg.secure_cookies,
         );
         let limiters = Limiters::new(&cfg.rate_limits);
+        let revocations = Revocations::load(db.clone(), cfg.session_ttl).await?;
         let metrics = crate::metrics::Metrics::new()?;
         let (queue, queue_task, consumer) = start_queue(&cfg, &db, &metrics).await?;
         let catalog = Catalog::new(db.clone(), cfg.preview.as_millis() as i64);
@@ -108,28 +110,40 @@ impl Application {
             .with_pool(
                 Pool::new(cfg.captcha_pool, cfg.captcha_drawers),
                 cfg.captcha_real_drawings,
-            ),
+            )
+            .limited(cfg.rate_limits.enabled.then_some(Bucket {
+                period: cfg.door.captcha_period,
+                burst: cfg.door.captcha_burst,
+            })),
             stock: stock.clone(),
             queue,
             live: live.clone(),
             metrics: metrics.clone(),
         });
+        let accounts = Accounts::new(db.clone(), cookies.clone())?;
         let state = AppState(Arc::new(Shared {
-            auth: Authenticator::new(cookies.clone()),
-            accounts: Accounts::new(db.clone(), cookies, limiters.clone())?,
+            auth: Authenticator::new(cookies.clone(), revocations.clone()),
+            accounts: accounts.clone(),
             operations: Operations::new(
                 db.clone(),
-                catalog.clone(),
-                local.clone(),
-                blacklist,
-                metrics.clone(),
+                Reaches {
+                    catalog: catalog.clone(),
+                    sale: local.clone(),
+                    blacklist,
+                    revocations,
+                    metrics: metrics.clone(),
+                },
             ),
             monitor: Monitor::new(
                 db,
-                local.clone(),
-                live.clone(),
-                limiters.clone(),
+                Watched {
+                    sale: local.clone(),
+                    live: live.clone(),
+                    limiters: limiters.clone(),
+                    accounts,
+                },
                 metrics.clone(),
+                cfg.door.metrics_token.clone(),
             ),
             sale: Sale::new(local, Forwarder::new(&cfg.cluster)?),
             catalog,
@@ -140,6 +154,7 @@ impl Application {
                 std::env::var_os("LEPTOS_WATCH").is_some(),
             ),
             limiters,
+            proxies: cfg.door.trusted_proxies.clone(),
             metrics,
             leptos,
             max_body: cfg.max_body_bytes,

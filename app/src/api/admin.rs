@@ -62,6 +62,12 @@ pub async fn blacklist_remove(user_id: i64) -> Result<(), ApiError> {
     backend.blacklist_remove(&parts, user_id).await
 }
 
+#[server(endpoint = "admin/revoke_logins")]
+pub async fn revoke_logins(user: String) -> Result<(), ApiError> {
+    let (backend, parts) = super::ssr::context().await?;
+    backend.revoke_logins(&parts, user).await
+}
+
 #[server(endpoint = "admin/dashboard")]
 pub async fn sale_dashboard(product_id: i64) -> Result<Dashboard, ApiError> {
     let (backend, parts) = super::ssr::context().await?;

@@ -70,5 +70,7 @@ pub trait Backend: Send + Sync + 'static {
         reason: String,
     ) -> Result<(), ApiError>;
     async fn blacklist_remove(&self, req: &Parts, user_id: i64) -> Result<(), ApiError>;
+    /// Every login of this user so far stops counting.
+    async fn revoke_logins(&self, req: &Parts, user: String) -> Result<(), ApiError>;
     async fn dashboard(&self, req: &Parts, product_id: i64) -> Result<Dashboard, ApiError>;
 }

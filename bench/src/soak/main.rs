@@ -1,8 +1,8 @@
 //! `soak`: a long mixed load against a running server while its memory is watched; `bench/soak.sh`
 //! starts the server and calls this. The load churns the keys of every in-memory map: shoppers
 //! (a pool larger than a 10 s window can cycle through) solve captchas and buy, abandon captchas or
-//! send bad passes (per-user limit, captchas, spent passes); logins under ever new names (the
-//! per-name buckets) come from ever new client addresses on 127.0.0.0/8 (the per-address buckets).
+//! send bad passes (per-user limit, captchas, spent passes); wrong logins under ever new names (the
+//! login failures) come from ever new client addresses on 127.0.0.0/8 (the per-address buckets).
 //! Every second: the server's VmRSS (/proc/PID/status) and the map sizes from /metrics. After the
 //! load it waits for the sweeps, then checks that the maps drained, that RSS did not keep growing
 //! in the second half, and that nothing answered 5xx; it writes the report and exits non-zero when
@@ -131,13 +131,13 @@ impl Ctx {
                 let captcha = format!("/api/v1/products/{p}/captcha");
                 self.post(&captcha, Some(cookie), json!({})).await;
             }
-            // A purchase with a bad pass: takes the user's slot, then "captcha_required".
+            // A purchase with a bad pass: "captcha_required" (the user's slot stays free).
             7 => {
                 let purchase = format!("/api/v1/products/{p}/purchase");
                 let body = json!({ "pass": format!("forged-{k}") });
                 self.post(&purchase, Some(cookie), body).await;
             }
-            // A login under a new name: one more key in the per-name buckets.
+            // A wrong login under a new name: one more key among the login failures.
             8 => {
                 let body = json!({"name": format!("{}n{k}", self.tag), "password": "wrong"});
                 self.post("/api/v1/login", None, body).await;
@@ -324,7 +324,8 @@ async fn main() -> anyhow::Result<()> {
     let checks = json!({
         // The load really filled every map the sweeps must empty (not a vacuous pass).
         "maps_filled": peak("cooldown") > 0 && peak("captchas") > 0 && peak("spent_passes") > 0
-            && peak("login_names") > 0 && peak("login_addresses") > 1,
+            && peak("login_failures") > 0 && peak("login_addresses") > 1
+            && peak("rate_limited_clients") > 0,
         "maps_drained": drained(&last.maps),
         "rss_bounded": growth <= a.max_growth,
         "no_5xx": server_errors == 0,

@@ -2,9 +2,11 @@
 //! embedded demo; production mode refuses to start without a real secret.
 
 mod cluster;
+mod door;
 mod live;
 
 pub use cluster::{Cluster, Peer};
+pub use door::{Bucket, DoorConfig, RateLimits};
 pub use live::LiveConfig;
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
@@ -22,21 +24,12 @@ pub enum ConfigError {
     },
     #[error("FLASH_CAPTCHA_TEST_ANSWER is only honoured together with FLASH_TEST_MODE=1")]
     TestAnswerWithoutTestMode,
+    #[error("{0} is refused {1}")]
+    Refused(&'static str, &'static str),
 }
 
 /// The development secret: usable only outside production, and loudly reported.
 pub const DEV_SECRET: &str = "flash-sale-dev-secret-do-not-use-in-production";
-
-#[derive(Debug, Clone)]
-pub struct RateLimits {
-    pub enabled: bool,
-    pub purchase_period: Duration,
-    pub purchase_burst: u32,
-    pub read_period: Duration,
-    pub read_burst: u32,
-    pub page_period: Duration,
-    pub page_burst: u32,
-}
 
 /// Secrets (and URLs, which may hold a password) are `SecretString`s: `Debug` shows them as
 /// `[REDACTED]`, and each use says `expose_secret`.
@@ -51,6 +44,9 @@ pub struct Config {
     /// Whether this process also runs the RabbitMQ → database consumer.
     pub run_consumer: bool,
     pub production: bool,
+    /// Not production, and bound to a loopback address: the only place the development secret
+    /// and the demo data are allowed.
+    pub development: bool,
     pub secret: SecretString,
     pub previous_secrets: Vec<SecretString>,
     pub using_dev_secret: bool,
@@ -75,6 +71,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub cluster: Cluster,
     pub live: LiveConfig,
+    pub door: DoorConfig,
 }
 
 /// `mysql://user:secret@host/db` → `mysql://user:***@host/db`.
@@ -172,33 +169,27 @@ impl Config {
         let bind = env("LEPTOS_SITE_ADDR")
             .or_else(|| env("FLASH_BIND"))
             .unwrap_or_else(|| "127.0.0.1:3000".into());
-        let bind = bind
-            .parse()
-            .map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
-                name: "LEPTOS_SITE_ADDR",
-                value: bind.clone(),
-                why: e.to_string(),
-            })?;
-        let rate_limits = RateLimits {
-            enabled: flag(env, "FLASH_RATE_LIMITS", true)?,
-            purchase_period: Duration::from_micros(parse(env, "FLASH_PURCHASE_PERIOD_US", 1000)?),
-            purchase_burst: parse(env, "FLASH_PURCHASE_BURST", 1000)?,
-            read_period: Duration::from_micros(parse(env, "FLASH_READ_PERIOD_US", 1000)?),
-            read_burst: parse(env, "FLASH_READ_BURST", 10_000)?,
-            page_period: Duration::from_micros(parse(env, "FLASH_PAGE_PERIOD_US", 1000)?),
-            page_burst: parse(env, "FLASH_PAGE_BURST", 10_000)?,
-        };
-        let bursts = [
-            rate_limits.purchase_burst,
-            rate_limits.read_burst,
-            rate_limits.page_burst,
-        ];
-        if bursts.contains(&0) {
-            return Err(ConfigError::Invalid {
-                name: "FLASH_PURCHASE_BURST/FLASH_READ_BURST/FLASH_PAGE_BURST",
-                value: "0".into(),
-                why: "a burst must be at least 1 (use FLASH_RATE_LIMITS=off instead)".into(),
-            });
+        let bind: SocketAddr =
+            bind.parse()
+                .map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
+                    name: "LEPTOS_SITE_ADDR",
+                    value: bind.clone(),
+                    why: e.to_string(),
+                })?;
+        let development = !production && bind.ip().is_loopback();
+        let demo_data = flag(env, "FLASH_DEMO_DATA", development)?;
+        if demo_data && !development {
+            return Err(ConfigError::Refused(
+                "FLASH_DEMO_DATA",
+                "outside development (production, or bound to a non-loopback address): \
+                 its admin's password is public",
+            ));
+        }
+        if production && (test_mode || captcha_test_answer.is_some()) {
+            return Err(ConfigError::Refused(
+                "FLASH_TEST_MODE / FLASH_CAPTCHA_TEST_ANSWER",
+                "in production: a known captcha answer lets bots through",
+            ));
         }
         Ok(Config {
             bind,
@@ -215,6 +206,7 @@ impl Config {
             prefetch: parse(env, "FLASH_PREFETCH", 16u16)?.max(1),
             run_consumer: flag(env, "FLASH_CONSUMER", true)?,
             production,
+            development,
             secret: secret.into(),
             previous_secrets: env("FLASH_PREVIOUS_SECRETS")
                 .map(|s| {
@@ -228,7 +220,7 @@ impl Config {
             using_dev_secret,
             secure_cookies: flag(env, "FLASH_SECURE_COOKIES", production)?,
             session_ttl: Duration::from_secs(parse(env, "FLASH_SESSION_TTL_SECS", 7 * 24 * 3600)?),
-            rate_limits,
+            rate_limits: RateLimits::from_lookup(env)?,
             user_interval: millis(env, "FLASH_USER_INTERVAL_MS", 10_000)?,
             captcha_ttl: millis(env, "FLASH_CAPTCHA_TTL_MS", 120_000)?,
             pass_ttl: millis(env, "FLASH_PASS_TTL_MS", 60_000)?,
@@ -237,7 +229,7 @@ impl Config {
             captcha_pool: parse(env, "FLASH_CAPTCHA_POOL", 2_000)?,
             captcha_drawers: parse(env, "FLASH_CAPTCHA_DRAWERS", half_the_cores())?,
             captcha_real_drawings: flag(env, "FLASH_CAPTCHA_REAL_DRAWINGS", false)?,
-            demo_data: flag(env, "FLASH_DEMO_DATA", !production)?,
+            demo_data,
             preview: millis(env, "FLASH_PREVIEW_MS", 15 * 60_000)?,
             stock_block: parse(env, "FLASH_STOCK_BLOCK", 100i64)?.max(1),
             batch_max: parse(env, "FLASH_BATCH_MAX", 100usize)?.max(1),
@@ -245,7 +237,21 @@ impl Config {
             max_body_bytes: parse(env, "FLASH_MAX_BODY_BYTES", 16 * 1024)?,
             cluster: Cluster::from_lookup(env)?,
             live: LiveConfig::from_lookup(env)?,
+            door: DoorConfig::from_lookup(env)?,
         })
+    }
+
+    /// The roles that read cookies (`serve`, `node`) check this before they start: with the
+    /// public development secret anyone can seal an admin's cookie.
+    pub fn check_cookie_role(&self) -> Result<(), ConfigError> {
+        if self.using_dev_secret && !self.development {
+            return Err(ConfigError::Missing(
+                "FLASH_SECRET",
+                "bound to a non-loopback address (or in production), the public development \
+                 secret would let anyone seal an admin's cookie; set 32+ random characters",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -268,8 +274,9 @@ mod tests {
         assert!(c.using_dev_secret && c.demo_data && c.amqp_url.is_none());
         assert!(c.database_url().starts_with("sqlite://data/"));
         assert_eq!(c.user_interval, Duration::from_secs(10));
-        assert_eq!(c.rate_limits.purchase_burst, 1000);
-        assert_eq!(c.rate_limits.read_burst, 10_000);
+        assert_eq!(c.rate_limits.purchase.burst, 1000);
+        assert_eq!(c.rate_limits.read.burst, 10_000);
+        assert!(c.development && c.check_cookie_role().is_ok());
     }
 
     #[test]
@@ -291,6 +298,40 @@ mod tests {
                 .rate_limits
                 .enabled
         );
+    }
+
+    #[test]
+    fn outside_loopback_development_the_defaults_fail_closed() {
+        let public = cfg(&[("LEPTOS_SITE_ADDR", "0.0.0.0:3000")]).unwrap();
+        assert!(!public.development && !public.demo_data);
+        let refused = public.check_cookie_role().unwrap_err().to_string();
+        assert!(refused.contains("FLASH_SECRET"), "{refused}");
+        let secret = ("FLASH_SECRET", "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t");
+        let with_secret = cfg(&[("LEPTOS_SITE_ADDR", "0.0.0.0:3000"), secret]).unwrap();
+        assert!(with_secret.check_cookie_role().is_ok());
+        assert!(matches!(
+            cfg(&[
+                ("LEPTOS_SITE_ADDR", "0.0.0.0:3000"),
+                ("FLASH_DEMO_DATA", "1"),
+                secret
+            ]),
+            Err(ConfigError::Refused("FLASH_DEMO_DATA", _))
+        ));
+        let production = ("FLASH_ENV", "production");
+        assert!(matches!(
+            cfg(&[production, secret, ("FLASH_DEMO_DATA", "1")]),
+            Err(ConfigError::Refused("FLASH_DEMO_DATA", _))
+        ));
+        assert!(matches!(
+            cfg(&[production, secret, ("FLASH_TEST_MODE", "1")]),
+            Err(ConfigError::Refused(..))
+        ));
+        let prod = cfg(&[production, secret]).unwrap();
+        assert!(!prod.development && !prod.demo_data && !prod.test_mode);
+        assert!(cfg(&[("FLASH_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1")]).is_ok());
+        assert!(cfg(&[("FLASH_TRUSTED_PROXIES", "10.0.0.0/40")]).is_err());
+        assert!(cfg(&[("FLASH_METRICS_TOKEN", "short")]).is_err());
+        assert!(cfg(&[("FLASH_SHOPPER_READ_BURST", "0")]).is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
             delete(blacklist_remove),
         )
         .route("/api/v1/admin/dashboard/{id}", get(dashboard))
+        .route("/api/v1/admin/revocations", post(revoke_logins))
 }
 
 async fn products(a: Admin, State(s): State<AppState>) -> AppResult<Json<Vec<Product>>> {
@@ -123,6 +124,20 @@ async fn blacklist_remove(
     let Path(user_id) =
         user_id.map_err(|e| AppError::code(ErrorCode::BadRequest, e.body_text()))?;
     s.operations.blacklist_remove(&a, user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct Revocation {
+    user: String,
+}
+
+async fn revoke_logins(
+    a: Admin,
+    State(s): State<AppState>,
+    Body(r): Body<Revocation>,
+) -> AppResult<StatusCode> {
+    s.operations.revoke_logins(&a, &r.user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -5,13 +5,13 @@ use super::AppState;
 use crate::error::AppError;
 use crate::ids::{ProductId, UserId};
 use crate::services::auth::{Admin, Shopper};
-use crate::services::live::Client;
+use crate::services::clients::{Client, ClientAddr};
 use app::model::ErrorCode;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::{header, request::Parts, StatusCode};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 /// JSON body whose every rejection is a 400 (or 413) in our error shape. Parsed straight with
 /// serde_json: axum's `Json` tracks the path to a bad field for its message, a few percent of
@@ -79,7 +79,7 @@ impl FromRequestParts<AppState> for Shopper {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, AppError> {
-        s.auth.shopper(&parts.headers)
+        s.auth.shopper_of(parts)
     }
 }
 
@@ -88,7 +88,7 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, AppError> {
-        s.auth.admin(&parts.headers)
+        s.auth.admin(parts)
     }
 }
 
@@ -103,21 +103,15 @@ impl FromRequestParts<AppState> for Viewer {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
-        let user = s.auth.shopper(&parts.headers).ok().map(|u| u.id());
-        let client = match (user, client_ip(parts)) {
-            (Some(u), _) => Client::User(u),
-            (None, Some(ip)) => Client::Address(ip),
-            (None, None) => Client::Unknown,
-        };
+        let user = s.auth.shopper_of(parts).ok().map(|u| u.id());
+        let client = Client::of(user, client_ip(parts));
         Ok(Viewer { user, client })
     }
 }
 
+/// The client's address as the gate found it (through trusted proxies).
 pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+    parts.extensions.get::<ClientAddr>().map(|c| c.0)
 }
 
 /// The client's address, for slowing down repeated logins.

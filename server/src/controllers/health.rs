@@ -1,7 +1,11 @@
-//! Health checks and metrics for operators' tools: `/healthz`, `/readyz`, `/metrics`.
+//! Health checks and metrics for operators' tools: `/healthz`, `/readyz`, `/metrics` (from this
+//! machine, or with the bearer token).
 
+use super::extract::ClientIp;
 use super::AppState;
+use crate::error::AppResult;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -21,10 +25,15 @@ async fn ready(State(s): State<AppState>) -> (StatusCode, &'static str) {
     }
 }
 
-async fn metrics(State(s): State<AppState>) -> Response {
+async fn metrics(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let reader = s.monitor.reader(ip, &headers)?;
     let content_type = (
         header::CONTENT_TYPE,
         "text/plain; version=0.0.4; charset=utf-8",
     );
-    ([content_type], s.monitor.render().await).into_response()
+    Ok(([content_type], s.monitor.render(&reader).await).into_response())
 }

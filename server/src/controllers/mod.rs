@@ -17,6 +17,7 @@ use crate::services::accounts::Accounts;
 use crate::services::assets::Assets;
 use crate::services::auth::Authenticator;
 use crate::services::catalog::Catalog;
+use crate::services::clients::{Client, ClientAddr, TrustedProxies};
 use crate::services::limiter::{Class, Limiters};
 use crate::services::live::Live;
 use crate::services::monitor::Monitor;
@@ -24,7 +25,7 @@ use crate::services::operations::Operations;
 use crate::services::sale::Sale;
 use app::model::{ApiError, ErrorCode};
 use axum::body::Body;
-use axum::extract::{FromRef, Request, State};
+use axum::extract::{ConnectInfo, FromRef, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self as mw, Next};
 use axum::response::{IntoResponse, Response};
@@ -33,6 +34,7 @@ use http_body_util::BodyExt;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use secrecy::SecretString;
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
@@ -62,6 +64,7 @@ pub struct Shared {
     pub operations: Operations,
     pub monitor: Monitor,
     pub limiters: Limiters,
+    pub proxies: TrustedProxies,
     pub metrics: Metrics,
     pub leptos: LeptosOptions,
     pub max_body: usize,
@@ -122,8 +125,9 @@ fn route_list() -> &'static [AxumRouteListing] {
 
 /// Everything in front of the routes, in one layer: five `from_fn` layers each boxed, cloned and
 /// moved the request's future, several percent of the purchase path. In order: the security
-/// headers on every answer, cross-site refusal, the body limit, the token buckets, then the
-/// request counted by class and status (after server functions got their real status).
+/// headers on every answer, cross-site refusal, who is asking (the client's address, the
+/// shopper's cookie), the token buckets, the body limit, then the request counted by class and
+/// status (after server functions got their real status).
 async fn gate(State(s): State<AppState>, req: Request, next: Next) -> Response {
     // A `Uri` clone shares its bytes: nothing is copied unless it is logged.
     let (method, uri) = (req.method().clone(), req.uri().clone());
@@ -159,14 +163,29 @@ pub fn classify(path: &str) -> Option<Class> {
     }
 }
 
-async fn admit(s: &AppState, req: Request, next: Next) -> Response {
+async fn admit(s: &AppState, mut req: Request, next: Next) -> Response {
     if security::refused(&req) {
         return AppError::code(ErrorCode::Forbidden, "cross-site request refused").into_response();
     }
     let class = classify(req.uri().path());
+    let address = (req.extensions().get::<ConnectInfo<SocketAddr>>())
+        .map(|c| s.proxies.client(c.0.ip(), req.headers()));
+    if let Some(a) = address {
+        req.extensions_mut().insert(ClientAddr(a));
+    }
     if let Some(c) = class {
-        if let Err(e) = s.limiters.check(c) {
+        // The cookie is opened once, here (microseconds); the handlers take the proof from
+        // the request. A purchase-class request without one costs no token: it is a 401.
+        let shopper = s.auth.shopper(req.headers()).ok();
+        if c == Class::Purchase && shopper.is_none() {
+            return AppError::Api(ApiError::unauthenticated()).into_response();
+        }
+        let client = Client::of(shopper.as_ref().map(|u| u.id()), address);
+        if let Err(e) = s.limiters.check(c, client) {
             return e.into_response();
+        }
+        if let Some(u) = shopper {
+            req.extensions_mut().insert(u);
         }
     }
     let path = req.uri().path();

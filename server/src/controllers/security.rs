@@ -13,25 +13,29 @@ fn authority(url: &str) -> Option<&str> {
 
 /// Whether the request comes from a page of another site. Tools that send neither header
 /// (curl, load generators, peer nodes) are not browsers and carry no ambient cookies to abuse.
+/// The site is the `Host` header, or the request line's authority (HTTP/2); a browser's request
+/// naming a source but no site cannot be matched, and is refused.
 pub fn cross_site(req: &Request) -> bool {
     let headers = req.headers();
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return false;
-    };
     let source = headers
         .get(header::ORIGIN)
         .or_else(|| headers.get(header::REFERER))
         .and_then(|v| v.to_str().ok());
-    match source {
-        None => false,
-        Some("null") => true,
-        Some(src) => authority(src).is_none_or(|a| !a.eq_ignore_ascii_case(host)),
+    let host = (headers.get(header::HOST))
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    match (source, host) {
+        (None, _) => false,
+        (Some("null"), _) | (Some(_), None) => true,
+        (Some(src), Some(host)) => authority(src).is_none_or(|a| !a.eq_ignore_ascii_case(host)),
     }
 }
 
-/// A state-changing request from another site.
+/// A state-changing request from another site. The seed's `/check` is a purchase sent as a GET:
+/// it changes state too.
 pub fn refused(req: &Request) -> bool {
-    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || req.uri().path() == "/check";
     changes_state && cross_site(req)
 }
 
@@ -63,13 +67,22 @@ mod tests {
             .method("POST")
             .uri("/api/purchase")
             .header("host", "shop.example:3000");
+        b = add(b, origin, referer);
+        b.body(axum::body::Body::empty()).unwrap()
+    }
+
+    fn add(
+        mut b: axum::http::request::Builder,
+        origin: Option<&str>,
+        referer: Option<&str>,
+    ) -> axum::http::request::Builder {
         if let Some(o) = origin {
             b = b.header("origin", o);
         }
         if let Some(r) = referer {
             b = b.header("referer", r);
         }
-        b.body(axum::body::Body::empty()).unwrap()
+        b
     }
 
     #[test]
@@ -87,5 +100,41 @@ mod tests {
             Some("http://shop.example:3000.evil.example/")
         )));
         assert!(cross_site(&req(Some("http://shop.example:3001"), None)));
+    }
+
+    #[test]
+    fn no_host_and_the_get_purchase_are_not_loopholes() {
+        let build = |method: &str, uri: &str, host: Option<&str>, origin: Option<&str>| {
+            let mut b = Request::builder().method(method).uri(uri);
+            if let Some(h) = host {
+                b = b.header("host", h);
+            }
+            add(b, origin, None)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let evil = Some("https://evil.example");
+        // No Host header: the request line's authority is the site, and without either a
+        // request from a named source is refused.
+        assert!(refused(&build("POST", "/api/purchase", None, evil)));
+        assert!(refused(&build(
+            "POST",
+            "http://shop.example/api/purchase",
+            None,
+            evil
+        )));
+        let own = Some("http://shop.example");
+        assert!(!refused(&build(
+            "POST",
+            "http://shop.example/api/purchase",
+            None,
+            own
+        )));
+        assert!(!refused(&build("POST", "/api/purchase", None, None)));
+        // `/check` buys, though it is a GET; other GETs may be linked to.
+        let host = Some("shop.example");
+        assert!(refused(&build("GET", "/check?productID=1", host, evil)));
+        assert!(!refused(&build("GET", "/check?productID=1", host, own)));
+        assert!(!refused(&build("GET", "/product/1", host, evil)));
     }
 }

@@ -44,14 +44,14 @@ impl Backend for AppState {
     }
 
     async fn current_user(&self, r: &Parts) -> Result<Option<User>, ApiError> {
-        Ok(self.auth.shopper(&r.headers).ok().map(|s| s.user()))
+        Ok(self.auth.shopper_of(r).ok().map(|s| s.user()))
     }
 
     async fn captcha(&self, r: &Parts, product_id: i64) -> Result<Captcha, ApiError> {
         let step = NewCaptcha {
             product_id: ProductId(product_id),
         };
-        Ok(self.sale.run(&self.auth.shopper(&r.headers)?, step).await?)
+        Ok(self.sale.run(&self.auth.shopper_of(r)?, step).await?)
     }
 
     async fn verify_captcha(
@@ -66,7 +66,7 @@ impl Backend for AppState {
             captcha_id,
             answer,
         };
-        Ok(self.sale.run(&self.auth.shopper(&r.headers)?, step).await?)
+        Ok(self.sale.run(&self.auth.shopper_of(r)?, step).await?)
     }
 
     async fn purchase(
@@ -79,30 +79,27 @@ impl Backend for AppState {
             product_id: ProductId(product_id),
             pass,
         };
-        Ok(self.sale.run(&self.auth.shopper(&r.headers)?, step).await?)
+        Ok(self.sale.run(&self.auth.shopper_of(r)?, step).await?)
     }
 
     async fn my_orders(&self, r: &Parts) -> Result<Vec<Order>, ApiError> {
         Ok(self
             .sale
-            .run(&self.auth.shopper(&r.headers)?, MyOrders {})
+            .run(&self.auth.shopper_of(r)?, MyOrders {})
             .await?)
     }
 
     async fn admin_products(&self, r: &Parts) -> Result<Vec<Product>, ApiError> {
-        Ok(self
-            .operations
-            .products(&self.auth.admin(&r.headers)?)
-            .await?)
+        Ok(self.operations.products(&self.auth.admin(r)?).await?)
     }
 
     async fn save_product(&self, r: &Parts, id: i64, f: ProductForm) -> Result<Product, ApiError> {
-        let admin = self.auth.admin(&r.headers)?;
+        let admin = self.auth.admin(r)?;
         Ok(self.operations.save_product(&admin, id, &f).await?)
     }
 
     async fn delete_product(&self, r: &Parts, id: i64) -> Result<(), ApiError> {
-        let admin = self.auth.admin(&r.headers)?;
+        let admin = self.auth.admin(r)?;
         Ok(self
             .operations
             .delete_product(&admin, ProductId(id))
@@ -110,17 +107,17 @@ impl Backend for AppState {
     }
 
     async fn admin_orders(&self, r: &Parts, filter: OrderFilter) -> Result<OrdersPage, ApiError> {
-        let admin = self.auth.admin(&r.headers)?;
+        let admin = self.auth.admin(r)?;
         Ok(self.operations.search_orders(&admin, &filter).await?)
     }
 
     async fn blacklist(&self, r: &Parts) -> Result<Vec<BlacklistEntry>, ApiError> {
-        let admin = self.auth.admin(&r.headers)?;
+        let admin = self.auth.admin(r)?;
         Ok(self.operations.blacklist_entries(&admin).await?)
     }
 
     async fn blacklist_add(&self, r: &Parts, user: String, reason: String) -> Result<(), ApiError> {
-        let admin = self.auth.admin(&r.headers)?;
+        let admin = self.auth.admin(r)?;
         Ok(self
             .operations
             .blacklist_add(&admin, &user, &reason)
@@ -128,12 +125,19 @@ impl Backend for AppState {
     }
 
     async fn blacklist_remove(&self, r: &Parts, user_id: i64) -> Result<(), ApiError> {
-        let admin = self.auth.admin(&r.headers)?;
+        let admin = self.auth.admin(r)?;
         Ok(self.operations.blacklist_remove(&admin, user_id).await?)
     }
 
+    async fn revoke_logins(&self, r: &Parts, user: String) -> Result<(), ApiError> {
+        Ok(self
+            .operations
+            .revoke_logins(&self.auth.admin(r)?, &user)
+            .await?)
+    }
+
     async fn dashboard(&self, r: &Parts, product_id: i64) -> Result<Dashboard, ApiError> {
-        let admin = self.auth.admin(&r.headers)?;
+        let admin = self.auth.admin(r)?;
         Ok(self
             .operations
             .dashboard(&admin, ProductId(product_id))

@@ -67,3 +67,26 @@ pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
         .await?;
     col(&row, "n")
 }
+
+/// Logins of this user issued before `now` stop counting; false when no such user exists.
+pub async fn revoke_logins(db: &Db, user_id: i64, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE users SET logins_revoked_before = ? WHERE id = ?")
+        .bind(now)
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Users whose logins were revoked after `since`, with the time of revocation (the index on
+/// it keeps this a short range read however many users there are).
+pub async fn revoked_since(db: &Db, since: i64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    let rows =
+        sqlx::query("SELECT id, logins_revoked_before FROM users WHERE logins_revoked_before > ?")
+            .bind(since)
+            .fetch_all(&db.pool)
+            .await?;
+    rows.iter()
+        .map(|r| Ok((col(r, "id")?, col(r, "logins_revoked_before")?)))
+        .collect()
+}

@@ -1,10 +1,26 @@
-//! What operators' tools read without logging in: readiness and the Prometheus metrics.
+//! What operators' tools read without logging in: readiness (answered from a one-second cache:
+//! a flood of probes costs one database ping a second) and the Prometheus metrics (for this
+//! machine, or with the bearer token `FLASH_METRICS_TOKEN`).
 
+use super::accounts::Accounts;
 use super::limiter::Limiters;
 use super::live::Live;
 use super::sale::LocalSale;
+use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
 use crate::repositories::{products, Db};
+use app::model::ErrorCode;
+use axum::http::{header, HeaderMap};
+use secrecy::{ExposeSecret, SecretString};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
+use tokio::sync::Mutex;
+
+const READY_FOR: Duration = Duration::from_secs(1);
+
+type Readiness = Result<(), &'static str>;
 
 #[derive(Clone)]
 pub struct Monitor {
@@ -12,23 +28,78 @@ pub struct Monitor {
     sale: LocalSale,
     live: Live,
     limiters: Limiters,
+    accounts: Accounts,
     metrics: Metrics,
+    token: Option<SecretString>,
+    /// The last readiness answer and when it was found; one caller finds it at a time.
+    ready: Arc<Mutex<Option<(Instant, Readiness)>>>,
 }
 
+/// The services whose sizes the metrics show.
+pub struct Watched {
+    pub sale: LocalSale,
+    pub live: Live,
+    pub limiters: Limiters,
+    pub accounts: Accounts,
+}
+
+/// The proof that this request may read the metrics.
+pub struct MetricsReader(());
+
 impl Monitor {
-    pub fn new(db: Db, sale: LocalSale, live: Live, limiters: Limiters, metrics: Metrics) -> Self {
+    pub fn new(db: Db, w: Watched, metrics: Metrics, token: Option<SecretString>) -> Self {
         Monitor {
             db,
-            sale,
-            live,
-            limiters,
+            sale: w.sale,
+            live: w.live,
+            limiters: w.limiters,
+            accounts: w.accounts,
             metrics,
+            token,
+            ready: Arc::default(),
+        }
+    }
+
+    /// Loopback clients read the metrics freely; others show the bearer token (and without one
+    /// configured, nobody else may).
+    pub fn reader(&self, client: Option<IpAddr>, headers: &HeaderMap) -> AppResult<MetricsReader> {
+        if client.is_some_and(|ip| ip.is_loopback()) {
+            return Ok(MetricsReader(()));
+        }
+        let shown = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match (&self.token, shown) {
+            (Some(t), Some(s)) if bool::from(t.expose_secret().as_bytes().ct_eq(s.as_bytes())) => {
+                Ok(MetricsReader(()))
+            }
+            (None, _) => Err(AppError::code(
+                ErrorCode::Forbidden,
+                "metrics are read from this machine, or with FLASH_METRICS_TOKEN set",
+            )),
+            _ => Err(AppError::code(
+                ErrorCode::Unauthenticated,
+                "metrics need `Authorization: Bearer <FLASH_METRICS_TOKEN>`",
+            )),
         }
     }
 
     /// Ready when the database answers and the queue can take orders (the broker, in RabbitMQ
-    /// mode); otherwise what is missing.
-    pub async fn ready(&self) -> Result<(), &'static str> {
+    /// mode); otherwise what is missing. At most a second old.
+    pub async fn ready(&self) -> Readiness {
+        let mut cached = self.ready.lock().await;
+        match *cached {
+            Some((at, answer)) if at.elapsed() < READY_FOR => answer,
+            _ => {
+                let answer = self.find_ready().await;
+                *cached = Some((Instant::now(), answer));
+                answer
+            }
+        }
+    }
+
+    async fn find_ready(&self) -> Readiness {
         if let Err(e) = self.db.ping().await {
             tracing::warn!(error = %e, "database not reachable");
             return Err("database unreachable");
@@ -40,7 +111,7 @@ impl Monitor {
     }
 
     /// Prometheus text format; the stock, queue and map-size gauges are read fresh each time.
-    pub async fn render(&self) -> String {
+    pub async fn render(&self, _: &MetricsReader) -> String {
         let m = &self.metrics;
         match products::list(&self.db).await {
             Ok(rows) => rows
@@ -50,13 +121,14 @@ impl Monitor {
         }
         m.set_queue_depth("queue", self.sale.queue_depth().await);
         m.set_queue_depth("consumer_lag", self.sale.consumer_lag() as i64);
-        let (login_names, login_addresses) = self.limiters.login_keys();
         for (map, n) in self.sale.map_sizes() {
             m.set_entries(map, n);
         }
         m.set_entries("live_streams", self.live.open_streams());
-        m.set_entries("login_names", login_names);
-        m.set_entries("login_addresses", login_addresses);
+        m.set_entries("rate_limited_clients", self.limiters.clients());
+        let (failures, addresses) = self.accounts.throttled();
+        m.set_entries("login_failures", failures);
+        m.set_entries("login_addresses", addresses);
         m.render()
     }
 }

@@ -6,6 +6,7 @@ use super::auth::Admin;
 use super::blacklist::Blacklist;
 use super::catalog::Catalog;
 use super::product_form::validate;
+use super::revocations::Revocations;
 use super::sale::LocalSale;
 use crate::error::{AppError, AppResult};
 use crate::ids::ProductId;
@@ -28,23 +29,28 @@ pub struct Operations {
     catalog: Catalog,
     sale: LocalSale,
     blacklist: Blacklist,
+    revocations: Revocations,
     metrics: Metrics,
 }
 
+/// What the operators' actions reach besides the database.
+pub struct Reaches {
+    pub catalog: Catalog,
+    pub sale: LocalSale,
+    pub blacklist: Blacklist,
+    pub revocations: Revocations,
+    pub metrics: Metrics,
+}
+
 impl Operations {
-    pub fn new(
-        db: Db,
-        catalog: Catalog,
-        sale: LocalSale,
-        blacklist: Blacklist,
-        metrics: Metrics,
-    ) -> Self {
+    pub fn new(db: Db, r: Reaches) -> Self {
         Operations {
             db,
-            catalog,
-            sale,
-            blacklist,
-            metrics,
+            catalog: r.catalog,
+            sale: r.sale,
+            blacklist: r.blacklist,
+            revocations: r.revocations,
+            metrics: r.metrics,
         }
     }
 
@@ -179,6 +185,18 @@ impl Operations {
         } else {
             Err(AppError::Api(ApiError::not_found("blacklist entry")))
         }
+    }
+
+    /// Every login of this user so far stops counting (on this node at once, on the others
+    /// within seconds): a stolen cookie, or a role taken away, is over.
+    pub async fn revoke_logins(&self, _: &Admin, user_name: &str) -> AppResult<()> {
+        let Some(user) = users::find_by_name(&self.db, user_name.trim()).await? else {
+            return Err(field_error("user", "no such user"));
+        };
+        let now = now_ms();
+        users::revoke_logins(&self.db, user.user.id, now).await?;
+        self.revocations.revoked(user.user.id, now);
+        Ok(())
     }
 
     pub async fn dashboard(&self, _: &Admin, product: ProductId) -> AppResult<Dashboard> {

@@ -16,6 +16,7 @@ mod live;
 #[path = "../support/scenarios.rs"]
 mod scenarios;
 
+mod abuse;
 mod admin;
 mod auth;
 mod hangups;

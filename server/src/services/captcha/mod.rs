@@ -31,6 +31,8 @@ pub enum CaptchaError {
     Busy,
     #[error("captcha image could not be drawn")]
     Render,
+    #[error("too many captchas asked for")]
+    TooMany(std::time::Duration),
 }
 
 struct Pending {
@@ -54,6 +56,15 @@ pub struct Captchas {
     /// benchmark pays for.
     real_drawings: bool,
     pool: Pool,
+    /// Drawings per shopper: each is CPU, so one shopper may not ask for thousands.
+    per_user: Option<Arc<governor::DefaultKeyedRateLimiter<i64>>>,
+}
+
+/// A pass checked but not yet spent (see `Captchas::open_pass`).
+#[must_use]
+pub struct OpenPass {
+    nonce: u64,
+    expires: i64,
 }
 
 pub struct Issued {
@@ -78,7 +89,29 @@ impl Captchas {
             test_image: Arc::default(),
             real_drawings: false,
             pool: Pool::new(0, 1),
+            per_user: None,
         }
+    }
+
+    /// At most this many drawings per shopper: a burst, then one a period (`None`: no limit,
+    /// as with the token buckets off).
+    pub fn limited(mut self, per_user: Option<crate::config::Bucket>) -> Self {
+        self.per_user = per_user.map(|b| {
+            let quota = crate::services::limiter::quota(b);
+            Arc::new(governor::RateLimiter::keyed(quota))
+        });
+        self
+    }
+
+    /// Takes one of the shopper's drawings, or says how long until the next.
+    pub fn may_draw(&self, user_id: i64) -> Result<(), CaptchaError> {
+        use governor::clock::{Clock, DefaultClock};
+        let Some(limit) = &self.per_user else {
+            return Ok(());
+        };
+        limit
+            .check_key(&user_id)
+            .map_err(|n| CaptchaError::TooMany(n.wait_time_from(DefaultClock::default().now())))
     }
 
     /// Drawings made ahead, and whether test mode serves them rather than its one drawing.
@@ -243,6 +276,18 @@ impl Captchas {
         product_id: i64,
         now: i64,
     ) -> Result<(), CaptchaError> {
+        self.spend(self.open_pass(pass, user_id, product_id, now)?)
+    }
+
+    /// A pass that is genuine, this user's, for this product, unexpired and not yet spent —
+    /// checked without spending it, so that a purchase refused for another reason keeps it.
+    pub fn open_pass(
+        &self,
+        pass: &str,
+        user_id: i64,
+        product_id: i64,
+        now: i64,
+    ) -> Result<OpenPass, CaptchaError> {
         if pass.len() > 128 {
             return Err(CaptchaError::PassRequired);
         }
@@ -266,16 +311,27 @@ impl Captchas {
         if uid != user_id || pid != product_id || now >= expires {
             return Err(CaptchaError::PassRequired);
         }
-        if self.used_passes.insert(nonce, expires).is_some() {
+        if self.used_passes.contains_key(&nonce) {
             return Err(CaptchaError::PassRequired);
         }
-        Ok(())
+        Ok(OpenPass { nonce, expires })
+    }
+
+    /// Spends an opened pass; a second spender of the same pass is refused.
+    pub fn spend(&self, pass: OpenPass) -> Result<(), CaptchaError> {
+        match self.used_passes.insert(pass.nonce, pass.expires) {
+            Some(_) => Err(CaptchaError::PassRequired),
+            None => Ok(()),
+        }
     }
 
     /// Forgets expired captchas and spent passes that could no longer be replayed anyway.
     pub fn sweep(&self, now: i64) {
         self.pending.retain(|_, p| p.expires > now);
         self.used_passes.retain(|_, expires| *expires > now);
+        if let Some(limit) = &self.per_user {
+            limit.retain_recent();
+        }
     }
 
     pub fn outstanding(&self) -> usize {

@@ -13,11 +13,11 @@ use crate::error::{AppError, AppResult};
 use crate::ids::{Millis, ProductId, UserId};
 use crate::repositories::{orders, Db};
 use crate::services::catalog::Catalog;
+use crate::services::clients::Client;
 use app::model::{ApiError, ErrorCode, LiveOrder, LiveStock, OrderStatus};
 use axum::body::Bytes;
 use dashmap::DashMap;
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use tokio::sync::watch;
@@ -27,15 +27,6 @@ const WAIT_MS: i64 = 10 * 60_000;
 /// Waiting shoppers looked up per product and tick, in one query each `LOOKUP_CHUNK`.
 const LOOKUPS_PER_TICK: usize = 5_000;
 const LOOKUP_CHUNK: usize = 500;
-
-/// Who holds a stream, for the bound on streams per client: the shopper if logged in, else
-/// the address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Client {
-    User(UserId),
-    Address(IpAddr),
-    Unknown,
-}
 
 /// The streams of this process; cloning shares them.
 #[derive(Clone)]

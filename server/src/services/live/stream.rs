@@ -1,9 +1,10 @@
 //! One page's stream: its first news, then whatever the ticker frames for its product and, for a
 //! logged-in shopper, their order. It holds a slot in the bounds, given back when the page goes.
 
-use super::{too_many, Client, Inner};
+use super::{too_many, Inner};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ProductId, UserId};
+use crate::services::clients::Client;
 use app::model::ErrorCode;
 use axum::body::{Body, Bytes};
 use std::convert::Infallible;

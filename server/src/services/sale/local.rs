@@ -10,7 +10,7 @@ use crate::repositories::products::ProductRow;
 use crate::repositories::Db;
 use crate::services::blacklist::Blacklist;
 use crate::services::buyers::{Buyers, Claim};
-use crate::services::captcha::{CaptchaError, Captchas};
+use crate::services::captcha::{CaptchaError, Captchas, OpenPass};
 use crate::services::catalog::{is_open, Catalog};
 use crate::services::cooldown::Cooldown;
 use crate::services::forward::Standing;
@@ -103,8 +103,14 @@ impl LocalSale {
         self.admissible(user, product, now).await?;
         let refused = |e| match e {
             CaptchaError::Busy => AppError::code(ErrorCode::Unavailable, "too busy, try again"),
+            CaptchaError::TooMany(wait) => {
+                let secs = wait.as_secs() + 1;
+                let message = format!("too many captchas: the next one in {secs} s");
+                AppError::RateLimited(ApiError::new(ErrorCode::RateLimited, message), secs)
+            }
             other => AppError::Internal(anyhow::Error::from(other)),
         };
+        self.0.captchas.may_draw(user.0).map_err(refused)?;
         let ready = self.0.captchas.issue_ready(user.0, product.0, now.0);
         let issued = match ready.map_err(refused)? {
             Some(issued) => issued,
@@ -190,27 +196,29 @@ impl LocalSale {
         })
     }
 
-    pub(super) fn redeem(
+    /// The purchase pass, checked but not spent: a purchase refused before it is spent (by the
+    /// cooldown, say) keeps it, and one without a good pass never reaches the cooldown, so a
+    /// link to a purchase on another site cannot spend a shopper's interval.
+    pub(super) fn open_pass(
         &self,
         pass: &str,
         user: UserId,
         product: ProductId,
         now: Millis,
-    ) -> AppResult<()> {
-        let redeemed = !pass.is_empty()
-            && self
-                .0
-                .captchas
-                .redeem_pass(pass, user.0, product.0, now.0)
-                .is_ok();
-        if redeemed {
-            Ok(())
-        } else {
-            Err(AppError::code(
-                ErrorCode::CaptchaRequired,
-                "solve the captcha first: the purchase pass is missing, used or expired",
-            ))
-        }
+    ) -> AppResult<OpenPass> {
+        let opened = (!pass.is_empty())
+            .then(|| {
+                self.0
+                    .captchas
+                    .open_pass(pass, user.0, product.0, now.0)
+                    .ok()
+            })
+            .flatten();
+        opened.ok_or_else(no_pass)
+    }
+
+    pub(super) fn spend(&self, pass: OpenPass) -> AppResult<()> {
+        self.0.captchas.spend(pass).map_err(|_| no_pass())
     }
 
     /// The user's one purchase of the product, claimed in memory; `None` when they have it. A
@@ -301,6 +309,13 @@ impl LocalSale {
             ("pending_orders", self.0.pending.len()),
         ]
     }
+}
+
+fn no_pass() -> AppError {
+    AppError::code(
+        ErrorCode::CaptchaRequired,
+        "solve the captcha first: the purchase pass is missing, used or expired",
+    )
 }
 
 /// Every second, drops what has expired from the sale's maps.

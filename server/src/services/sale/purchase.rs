@@ -1,4 +1,4 @@
-//! The purchase: the checks that cost nothing held (window, sold out, cooldown, pass), then the
+//! The purchase: the checks that cost nothing held (window, sold out, pass, cooldown), then the
 //! steps that hold something — the shopper's claim, a unit — until the queue has the order. Those
 //! run on a task of their own: a client that hangs up drops the request, not the steps, and
 //! each held thing is a guard that goes back by itself unless the order keeps it.
@@ -60,8 +60,9 @@ async fn checks_then_order(
     let now = Millis::now();
     let row = sale.admissible(user, product, now).await?;
     sale.refuse_if_sold_out(product, user, now)?;
+    let pass = sale.open_pass(pass, user, product, now)?;
     sale.start_cooldown(user, now)?;
-    sale.redeem(pass, user, product, now)?;
+    sale.spend(pass)?;
     let order = NewOrder {
         order_id: uuid::Uuid::now_v7(),
         product_id: product.0,

@@ -102,34 +102,37 @@ impl OrderQueue for RabbitQueue {
         }
     }
 
+    /// The queue's depth, or -1 when the broker does not answer within `DEPTH_TIMEOUT`: a
+    /// caller waiting here holds the lock, and the health checks behind it must not hang.
     async fn depth(&self) -> i64 {
         let mut stats = self.stats.lock().await;
-        if stats.is_none() {
-            *stats = self.topology.connect().await.ok();
-        }
-        let Some((_, channel)) = stats.as_ref() else {
-            return -1;
+        let asked = async {
+            if stats.is_none() {
+                *stats = self.topology.connect().await.ok();
+            }
+            let (_, channel) = stats.as_ref()?;
+            let passive = QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            let queue = self.topology.queue.as_str().into();
+            channel
+                .queue_declare(queue, passive, FieldTable::default())
+                .await
+                .ok()
         };
-        let passive = QueueDeclareOptions {
-            passive: true,
-            ..Default::default()
-        };
-        match channel
-            .queue_declare(
-                self.topology.queue.as_str().into(),
-                passive,
-                FieldTable::default(),
-            )
-            .await
-        {
-            Ok(q) => i64::from(q.message_count()),
-            Err(_) => {
+        let answer = tokio::time::timeout(DEPTH_TIMEOUT, asked).await;
+        match answer {
+            Ok(Some(q)) => i64::from(q.message_count()),
+            _ => {
                 *stats = None;
                 -1
             }
         }
     }
 }
+
+const DEPTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 struct Publisher {
     _conn: Connection,

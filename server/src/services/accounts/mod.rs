@@ -1,20 +1,22 @@
-//! Registration and login: names checked at the edge, argon2 hashing off the async threads,
-//! attempts slowed per name and address, and no hint whether the name or the password was wrong.
+//! Registration and login: names checked at the edge, argon2 hashing off the async threads
+//! (`hashing.rs`), attempts slowed per address and wrong passwords per name and address
+//! (`throttle.rs`), and no hint whether the name or the password was wrong.
+
+mod hashing;
+mod throttle;
+
+pub use hashing::hash_password;
 
 use super::cookie::CookieCodec;
-use super::limiter::Limiters;
 use crate::error::{AppError, AppResult};
 use crate::now_ms;
 use crate::repositories::db::is_unique_violation;
 use crate::repositories::{users, Db};
 use app::api::SessionCookie;
 use app::model::{ErrorCode, Role, User};
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
+use hashing::{verify_password, HashPool};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use throttle::LoginThrottle;
 
 /// A user name that passed validation: 3–32 of `A–Z a–z 0–9 _ - .`.
 pub struct UserName(String);
@@ -48,88 +50,22 @@ fn check_password(password: &str) -> AppResult<()> {
     }
 }
 
-pub fn hash_password(password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
-}
-
-fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
-/// Password hashing on a few threads of its own (one per core), fed through a queue. Each argon2
-/// hash takes 19 MiB: on tokio's blocking pool (up to 512 threads) a flood of logins from many
-/// addresses ran hundreds at once, and every thread's allocator arena kept its own copies, so the
-/// process grew by gigabytes and never gave them back. Here at most one hash per core runs, always
-/// on the same threads; waiting logins are just queued closures.
-#[derive(Clone)]
-struct HashPool(std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>);
-
-impl HashPool {
-    fn new() -> std::io::Result<Self> {
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let (tx, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..threads {
-            let rx = rx.clone();
-            // The threads end when the last `Accounts` (and with it the sender) is dropped.
-            std::thread::Builder::new()
-                .name(format!("password-hash-{i}"))
-                .spawn(move || loop {
-                    let job = match rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
-                    }
-                })?;
-        }
-        Ok(HashPool(tx))
-    }
-
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job = move || {
-            // A panic fails this request only; the thread lives on.
-            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-            if let Ok(out) = out {
-                let _ = tx.send(out);
-            }
-        };
-        self.0
-            .send(Box::new(job))
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("password hashing stopped")))?;
-        rx.await.map_err(|e| AppError::Internal(e.into()))
-    }
-}
-
 #[derive(Clone)]
 pub struct Accounts {
     db: Db,
     cookies: CookieCodec,
-    limiters: Limiters,
+    throttle: LoginThrottle,
     /// Verified against when the name is unknown, so both failures take the same time.
     dummy_hash: String,
     hashing: HashPool,
 }
 
 impl Accounts {
-    pub fn new(db: Db, cookies: CookieCodec, limiters: Limiters) -> anyhow::Result<Self> {
+    pub fn new(db: Db, cookies: CookieCodec) -> anyhow::Result<Self> {
         Ok(Accounts {
             db,
             cookies,
-            limiters,
+            throttle: LoginThrottle::new(),
             dummy_hash: hash_password("not-a-real-password")?,
             hashing: HashPool::new()?,
         })
@@ -143,7 +79,7 @@ impl Accounts {
     ) -> AppResult<SessionCookie> {
         let name = UserName::parse(name)?;
         check_password(password)?;
-        self.limiters.check_login(&name.0, ip)?;
+        self.throttle.attempt(ip)?;
         let pw = password.to_string();
         let hash = self.hashing.run(move || hash_password(&pw)).await??;
         let user = match users::insert(&self.db, &name.0, &hash, Role::Shopper, now_ms()).await {
@@ -166,8 +102,10 @@ impl Accounts {
         if name.len() > 64 || password.len() > 256 {
             return Err(refused());
         }
-        self.limiters.check_login(name.trim(), ip)?;
-        let stored = users::find_by_name(&self.db, name.trim()).await?;
+        let name = name.trim();
+        self.throttle.attempt(ip)?;
+        self.throttle.backoff(name, ip, now_ms())?;
+        let stored = users::find_by_name(&self.db, name).await?;
         let hash = stored
             .as_ref()
             .map_or_else(|| self.dummy_hash.clone(), |s| s.password_hash.clone());
@@ -177,9 +115,20 @@ impl Accounts {
             .run(move || verify_password(&pw, &hash))
             .await?;
         match stored {
-            Some(s) if ok => Ok(self.session(s.user)),
-            _ => Err(refused()),
+            Some(s) if ok => {
+                self.throttle.succeeded(name, ip);
+                Ok(self.session(s.user))
+            }
+            _ => {
+                self.throttle.failed(name, ip, now_ms());
+                Err(refused())
+            }
         }
+    }
+
+    /// Entries of the login throttle: (name and address pairs, addresses).
+    pub fn throttled(&self) -> (usize, usize) {
+        self.throttle.sizes()
     }
 
     /// The `Set-Cookie` value that removes the auth cookie.
@@ -213,11 +162,9 @@ mod tests {
     }
 
     #[test]
-    fn passwords_hash_and_verify() {
-        let h = hash_password("correct-horse").unwrap();
-        assert!(verify_password("correct-horse", &h));
-        assert!(!verify_password("wrong-horse", &h));
-        assert!(!verify_password("x", "not a hash"));
+    fn passwords_have_bounds() {
         assert!(check_password("short").is_err());
+        assert!(check_password(&"x".repeat(129)).is_err());
+        assert!(check_password("long-enough").is_ok());
     }
 }

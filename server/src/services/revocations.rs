@@ -1,0 +1,92 @@
+//! Revoked logins. The cookie carries the user and role for its whole lifetime (any node can
+//! check it without a database), so taking a login back is a time in the users table: cookies
+//! of that user issued before it no longer count. Every node reads the recent revocations (those
+//! younger than a cookie's lifetime: older ones can only match expired cookies) every couple of
+//! seconds; the node that revokes applies it at once.
+
+use crate::repositories::{users, Db};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+const REFRESH: Duration = Duration::from_secs(2);
+
+#[derive(Clone, Default)]
+pub struct Revocations(Arc<Inner>);
+
+#[derive(Default)]
+struct Inner {
+    /// user → logins issued before this (ms) are revoked.
+    before: RwLock<HashMap<i64, i64>>,
+    /// Whether `before` holds anything: the usual answer, read without touching the lock.
+    any: AtomicBool,
+}
+
+impl Revocations {
+    /// Reads the recent revocations and keeps reading them while a handle lives.
+    pub async fn load(db: Db, session_ttl: Duration) -> anyhow::Result<Self> {
+        let ttl_ms = i64::try_from(session_ttl.as_millis()).unwrap_or(i64::MAX);
+        let revocations = Revocations::default();
+        revocations.refresh(&db, ttl_ms).await?;
+        let weak = Arc::downgrade(&revocations.0);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(REFRESH);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = Revocations(inner).refresh(&db, ttl_ms).await {
+                    tracing::warn!(error = %e, "revoked logins not refreshed");
+                }
+            }
+        });
+        Ok(revocations)
+    }
+
+    async fn refresh(&self, db: &Db, ttl_ms: i64) -> Result<(), sqlx::Error> {
+        let since = crate::now_ms().saturating_sub(ttl_ms);
+        let mut fresh: HashMap<i64, i64> =
+            users::revoked_since(db, since).await?.into_iter().collect();
+        let mut before = self.0.before.write().unwrap_or_else(|e| e.into_inner());
+        // A revocation this node made while the read ran stays; revocations only move forward.
+        for (user, at) in before.iter().filter(|(_, at)| **at > since) {
+            let e = fresh.entry(*user).or_insert(*at);
+            *e = (*e).max(*at);
+        }
+        *before = fresh;
+        self.0.any.store(!before.is_empty(), Ordering::Release);
+        Ok(())
+    }
+
+    /// A revocation made here: it counts at once on this node.
+    pub fn revoked(&self, user_id: i64, at: i64) {
+        let mut before = self.0.before.write().unwrap_or_else(|e| e.into_inner());
+        let e = before.entry(user_id).or_insert(at);
+        *e = (*e).max(at);
+        self.0.any.store(true, Ordering::Release);
+    }
+
+    /// Whether a login of this user issued at `issued_at` still counts.
+    pub fn allows(&self, user_id: i64, issued_at: i64) -> bool {
+        if !self.0.any.load(Ordering::Acquire) {
+            return true;
+        }
+        let before = self.0.before.read().unwrap_or_else(|e| e.into_inner());
+        before.get(&user_id).is_none_or(|at| issued_at >= *at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logins_issued_before_a_revocation_stop_counting() {
+        let r = Revocations::default();
+        assert!(r.allows(7, 1_000));
+        r.revoked(7, 5_000);
+        assert!(!r.allows(7, 4_999), "an older login is revoked");
+        assert!(r.allows(7, 5_000), "a login after the revocation counts");
+        assert!(r.allows(8, 0), "other users are untouched");
+    }
+}
