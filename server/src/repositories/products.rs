@@ -1,5 +1,5 @@
 use super::db::col;
-use super::Db;
+use super::{Db, DbKind};
 use sqlx::any::AnyRow;
 
 /// A product row as stored; `services::window` turns it into the shared `Product`.
@@ -54,30 +54,37 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<ProductRow>, sqlx::Error> {
 }
 
 pub async fn insert(db: &Db, p: &NewProduct<'_>, now: i64) -> Result<i64, sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
-    sqlx::query(
+    // The id comes from the insert itself: a later `SELECT MAX(id)` can see another's row. sqlx's
+    // Any driver reports no insert id for SQLite, hence RETURNING there (MySQL has none).
+    let returning = match db.kind {
+        DbKind::Sqlite => " RETURNING id",
+        DbKind::MySql => "",
+    };
+    let sql = format!(
         "INSERT INTO products (name, price_cents, image, stock, sale_start, sale_end, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(p.name)
-    .bind(p.price_cents)
-    .bind(p.image)
-    .bind(p.stock)
-    .bind(p.sale_start)
-    .bind(p.sale_end)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    let row = sqlx::query("SELECT MAX(id) AS id FROM products")
-        .fetch_one(&mut *tx)
-        .await?;
-    let id = col(&row, "id")?;
-    tx.commit().await?;
-    Ok(id)
+         VALUES (?, ?, ?, ?, ?, ?, ?){returning}"
+    );
+    let query = sqlx::query(&sql)
+        .bind(p.name)
+        .bind(p.price_cents)
+        .bind(p.image)
+        .bind(p.stock)
+        .bind(p.sale_start)
+        .bind(p.sale_end)
+        .bind(now);
+    match db.kind {
+        DbKind::Sqlite => col(&query.fetch_one(&db.pool).await?, "id"),
+        DbKind::MySql => query
+            .execute(&db.pool)
+            .await?
+            .last_insert_id()
+            .ok_or_else(|| sqlx::Error::Protocol("no id for the inserted product".into())),
+    }
 }
 
-/// Leases up to `want` units to a stock owner: a compare-and-set on `leased`, so that several
-/// owners together can never lease more than `stock`. Returns how many were granted (0 = none left).
+/// Leases up to `want` units to a stock owner: a compare-and-set on `leased` bounded by `stock`,
+/// so that several owners together can never lease more than `stock`. Returns how many were
+/// granted (0 = none left).
 pub async fn lease(db: &Db, id: i64, want: i64) -> Result<i64, sqlx::Error> {
     super::db::retrying(|| lease_once(db, id, want)).await
 }
@@ -96,17 +103,26 @@ async fn lease_once(db: &Db, id: i64, want: i64) -> Result<i64, sqlx::Error> {
         if grant <= 0 {
             return Ok(0);
         }
-        let done =
-            sqlx::query("UPDATE products SET leased = leased + ? WHERE id = ? AND leased = ?")
-                .bind(grant)
-                .bind(id)
-                .bind(leased)
-                .execute(&db.pool)
-                .await?;
-        if done.rows_affected() == 1 {
+        if take(db, id, leased, grant).await? {
             return Ok(grant);
         }
     }
+}
+
+/// Adds `grant` to `leased` if it is still `seen` and the result stays within the stock as it is
+/// now: an admin may have lowered it since it was read, and MySQL before 8.0.16 ignores CHECK.
+async fn take(db: &Db, id: i64, seen: i64, grant: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE products SET leased = leased + ? \
+         WHERE id = ? AND leased = ? AND leased + ? <= stock",
+    )
+    .bind(grant)
+    .bind(id)
+    .bind(seen)
+    .bind(grant)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Hands unsold leased units back (graceful shutdown of a stock owner).
@@ -184,4 +200,50 @@ pub async fn delete_unsold(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
     .execute(&db.pool)
     .await?;
     Ok(done.rows_affected() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repositories::fixture;
+
+    fn lamp(name: &str, stock: i64) -> NewProduct<'_> {
+        NewProduct {
+            name,
+            price_cents: 100,
+            image: "",
+            stock,
+            sale_start: 0,
+            sale_end: i64::MAX,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lease_stays_within_a_stock_lowered_after_it_was_read() {
+        let (db, product, _) = fixture::sale(&[]).await;
+        // A stock owner read stock 10, leased 0; then the admin lowers the stock to 3.
+        assert!(matches!(
+            update(&db, product, &lamp("Lamp", 3)).await.unwrap(),
+            Change::Done
+        ));
+        assert!(!take(&db, product, 0, 5).await.unwrap());
+        // Read again, the lease is trimmed to what is left, and then there is none.
+        assert_eq!(lease(&db, product, 5).await.unwrap(), 3);
+        assert_eq!(lease(&db, product, 1).await.unwrap(), 0);
+        let row = get(&db, product).await.unwrap().unwrap();
+        assert_eq!((row.stock, row.leased), (3, 3));
+    }
+
+    #[tokio::test]
+    async fn concurrent_inserts_each_get_their_own_id() {
+        let (db, _, _) = fixture::sale(&[]).await;
+        let names: Vec<String> = (0..20).map(|i| format!("p{i}")).collect();
+        let rows: Vec<NewProduct> = names.iter().map(|n| lamp(n, 1)).collect();
+        let ids = futures::future::try_join_all(rows.iter().map(|p| insert(&db, p, 0)))
+            .await
+            .unwrap();
+        for (name, id) in names.iter().zip(ids) {
+            assert_eq!(&get(&db, id).await.unwrap().unwrap().name, name);
+        }
+    }
 }

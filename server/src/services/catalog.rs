@@ -46,7 +46,7 @@ impl Catalog {
         match repo::list(&self.db).await {
             Ok(rows) => rows
                 .iter()
-                .any(|r| r.sale_start - self.preview_ms <= now.0 && now.0 < r.sale_end),
+                .any(|r| page_opens(r, self.preview_ms) <= now.0 && now.0 < r.sale_end),
             Err(e) => {
                 tracing::warn!(error = %e, "products not read");
                 false
@@ -105,10 +105,16 @@ impl Catalog {
             sale_start: row.sale_start,
             sale_end: row.sale_end,
             on_sale: phase_at(row.sale_start, row.sale_end, now.0) == SalePhase::OnSale,
-            page_opens: row.sale_start - self.preview_ms,
+            page_opens: page_opens(row, self.preview_ms),
             server_time: now.0,
         }
     }
+}
+
+/// When the product's page opens: its preview before the sale, saturating for a start near the
+/// bottom of the range (rows are not only written through the form).
+fn page_opens(row: &ProductRow, preview_ms: i64) -> i64 {
+    row.sale_start.saturating_sub(preview_ms)
 }
 
 fn live_stock(row: &ProductRow, now: Millis) -> LiveStock {
@@ -130,4 +136,39 @@ fn not_found() -> AppError {
 /// Whether a purchase of this product is allowed at `now`.
 pub fn is_open(row: &ProductRow, now: Millis) -> bool {
     phase_at(row.sale_start, row.sale_end, now.0) == SalePhase::OnSale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repositories::fixture;
+    use crate::repositories::products::NewProduct;
+
+    #[tokio::test]
+    async fn rows_at_the_ends_of_the_time_range_do_not_overflow() {
+        let (db, _, _) = fixture::sale(&[]).await;
+        for (sale_start, sale_end) in [(i64::MIN, i64::MIN + 1), (i64::MAX - 1, i64::MAX)] {
+            let p = NewProduct {
+                name: "Edge",
+                price_cents: 1,
+                image: "",
+                stock: 1,
+                sale_start,
+                sale_end,
+            };
+            repo::insert(&db, &p, 0).await.unwrap();
+        }
+        let catalog = Catalog::new(db, 60_000);
+        let opens: Vec<i64> = catalog
+            .products()
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.page_opens)
+            .collect();
+        assert!(opens.contains(&i64::MIN), "{opens:?}");
+        assert!(opens.contains(&(i64::MAX - 60_001)), "{opens:?}");
+        // The fixture's own product is on sale.
+        assert!(catalog.sale_near(Millis::now()).await);
+    }
 }

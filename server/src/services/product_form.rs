@@ -62,18 +62,19 @@ pub fn validate(form: &ProductForm) -> AppResult<ValidProduct> {
     if stock.is_none() {
         refuse("stock", "a whole number ≥ 0");
     }
-    let start = if form.sale_start.trim().is_empty() {
+    let start = sale_time(if form.sale_start.trim().is_empty() {
         Some(now_ms())
     } else {
         parse_time(&form.sale_start)
-    };
-    if start.is_none() {
-        refuse("sale_start", "a date and time, YYYY-MM-DDTHH:MM (UTC)");
+    });
+    if let Err(message) = start {
+        refuse("sale_start", message);
     }
-    let end = parse_time(&form.sale_end);
-    if end.is_none() {
-        refuse("sale_end", "a date and time, YYYY-MM-DDTHH:MM (UTC)");
+    let end = sale_time(parse_time(&form.sale_end));
+    if let Err(message) = end {
+        refuse("sale_end", message);
     }
+    let (start, end) = (start.ok(), end.ok());
     if let (Some(s), Some(e)) = (start, end) {
         if e <= s {
             refuse("sale_end", "the sale must end after it starts");
@@ -118,6 +119,22 @@ fn parse_price(raw: &str) -> Option<i64> {
         .checked_add(cents)
 }
 
+/// 2000-01-01T00:00Z and the last millisecond of 9999 (UTC).
+const EARLIEST_MS: i64 = days_from_civil(2000, 1, 1) * 86_400_000;
+const LATEST_MS: i64 = days_from_civil(10_000, 1, 1) * 86_400_000 - 1;
+
+/// A parsed sale time within years 2000 to 9999: Unix milliseconds are taken as they come, and
+/// one near the ends of `i64` would overflow the window's arithmetic.
+fn sale_time(parsed: Option<i64>) -> Result<i64, &'static str> {
+    match parsed {
+        None => Err("a date and time, YYYY-MM-DDTHH:MM (UTC)"),
+        Some(ms) if !(EARLIEST_MS..=LATEST_MS).contains(&ms) => {
+            Err("a date and time from 2000-01-01 to 9999-12-31 (UTC)")
+        }
+        Some(ms) => Ok(ms),
+    }
+}
+
 /// `YYYY-MM-DDTHH:MM[:SS]` in UTC (what `datetime-local` sends), or Unix milliseconds.
 pub fn parse_time(raw: &str) -> Option<i64> {
     let raw = raw.trim();
@@ -148,7 +165,7 @@ pub fn parse_time(raw: &str) -> Option<i64> {
 }
 
 // Howard Hinnant's civil-to-days algorithm.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+const fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -190,8 +207,39 @@ mod tests {
         for p in ["1.234", "1e3", "", ".5", "99999999999999"] {
             assert_eq!(parse_price(p), None, "{p}");
         }
-        let mut f = form("1", "1", "1", "2");
+        let mut f = form("1", "1", "2026-11-28T12:00", "2026-11-28T13:00");
         f.image = "javascript:alert(1)".into();
         assert!(validate(&f).is_err());
+    }
+
+    #[test]
+    fn sale_times_outside_years_2000_to_9999_are_refused() {
+        let (min, max) = (i64::MIN.to_string(), i64::MAX.to_string());
+        let (start, end) = ("2026-11-28T12:00", "2026-11-28T13:00");
+        for (s, e, field) in [
+            (min.as_str(), end, "sale_start"),
+            (max.as_str(), end, "sale_start"),
+            (start, min.as_str(), "sale_end"),
+            (start, max.as_str(), "sale_end"),
+            ("1999-12-31T23:59", end, "sale_start"),
+        ] {
+            let bad: ApiError = validate(&form("1", "1", s, e)).unwrap_err().into();
+            assert_eq!(bad.error, ErrorCode::BadRequest);
+            assert_eq!(bad.fields[0].field, field, "{s} {e}");
+            assert_eq!(
+                bad.fields[0].message,
+                "a date and time from 2000-01-01 to 9999-12-31 (UTC)"
+            );
+        }
+        // The ends themselves are taken.
+        let ok = validate(&form(
+            "1",
+            "1",
+            &EARLIEST_MS.to_string(),
+            "9999-12-31T23:59:59",
+        ))
+        .unwrap();
+        assert_eq!(ok.sale_start, 946_684_800_000);
+        assert_eq!(ok.sale_end, LATEST_MS - 999);
     }
 }

@@ -22,3 +22,4 @@ mod harness;
 mod live_orders;
 mod pipeline;
 mod rabbit;
+mod storage;
