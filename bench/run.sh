@@ -17,6 +17,8 @@
 #   captcha  the cost of one captcha drawn while the shopper waits, against one from the pool.
 #   crowd    browsers, not a load tool: pages that load, hold the live stream and click
 #            (bench/crowd.sh, which has its own knobs).
+#   abuse    wrk floods the door (anonymous GET /check, one address's page loads) while a
+#            shopper buys and another address loads pages (bench/abuse.sh).
 #   cluster  the sale on the loopback cluster of bench/cluster.sh (3 nodes on BENCH_PORT+1..3,
 #            2 stock owners on BENCH_PORT+101..102, 2 consumers): the shoppers are spread over
 #            the nodes round-robin, as a load balancer would. Same sizes and verdict as sale.
@@ -36,8 +38,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 . scripts/env.sh
-scenario=${1:?usage: bench/run.sh sale|seed|ratio|cluster|crowd|captcha}
+scenario=${1:?usage: bench/run.sh sale|seed|ratio|cluster|crowd|captcha|abuse}
 if [ "$scenario" = crowd ]; then exec bench/crowd.sh; fi
+if [ "$scenario" = abuse ]; then exec bench/abuse.sh; fi
 if [ "$scenario" = captcha ]; then
   [ "${BUILD:-1}" = 0 ] || cargo build --release --workspace --bins
   mkdir -p "${OUT_DIR:-bench/results}"
@@ -49,7 +52,7 @@ case "$scenario" in
   seed) units=${UNITS:-10000}; users=${USERS:-12000}; limits=on ;;
   ratio) users=${USERS:-500000}; limits=off; duration=${DURATION:-4s} ;;
   cluster) units=${UNITS:-100000}; users=${USERS:-200000}; limits=off ;;
-  *) echo "unknown scenario: $scenario (sale|seed|ratio|cluster|crowd)" >&2; exit 2 ;;
+  *) echo "unknown scenario: $scenario (sale|seed|ratio|cluster|crowd|captcha|abuse)" >&2; exit 2 ;;
 esac
 concurrency=${CONCURRENCY:-256}
 profile=${PROFILE:-release}
@@ -147,7 +150,7 @@ rps() { awk '/^Requests\/sec:/ { print $2 }' "$1"; }
 # The server's purchase answers by outcome ("accepted 123", "sold_out 45"), from /metrics: wrk
 # does not count them (a Lua `response` callback would cost wrk more CPU than the server uses).
 outcomes() {
-  curl -fs "http://127.0.0.1:$port/metrics" \
+  flash_metrics "http://127.0.0.1:$port" \
     | awk -F'"' '/^flash_purchases_total\{outcome="/ { split($3, v, " "); print $2, v[2] }' | sort
 }
 # What a run added: BEFORE AFTER (files of `outcomes`) → "accepted 123" lines.

@@ -83,6 +83,16 @@ flash_bench_out() {
   echo "$out"
 }
 
+# A server's /metrics (URL = its base), with the bearer token when FLASH_METRICS_TOKEN is set:
+# a server that is not on this machine answers only with it.
+flash_metrics() {
+  if [ -n "${FLASH_METRICS_TOKEN:-}" ]; then
+    curl -fs -H "Authorization: Bearer $FLASH_METRICS_TOKEN" "$1/metrics"
+  else
+    curl -fs "$1/metrics"
+  fi
+}
+
 # Fails, saying so, when a server already answers on 127.0.0.1:PORT (another benchmark?).
 flash_bench_port_free() {
   if curl -fs "http://127.0.0.1:$1/healthz" >/dev/null 2>&1; then

@@ -131,5 +131,6 @@ step "end-to-end (Playwright)" end_to_end
 # Browsers at a small sale: pages held open on the live stream, real captcha drawings, buckets on.
 # Debug builds: the Wasm is 12 MB (one page in 50 loads the files), and the load processes are
 # slow (250 pages each, and time to hear the end).
+step "abuse (wrk floods the door)" env PROFILE=debug BUILD=0 FLOOD_SECS=5 "$FLASH_ROOT/bench/abuse.sh"
 step "crowd (CI-sized)" env PROFILE=debug BUILD=0 PAGES=500 UNITS=50 OPEN_SECS=5 IDLE_SECS=3 \
   LINGER_SECS=60 ASSETS_EVERY=50 PAGES_PER_PROCESS=250 "$FLASH_ROOT/bench/crowd.sh"

@@ -56,6 +56,13 @@ test('admin creates a sale, sees a purchase on the dashboard, blacklists the buy
   await hydrated(shopper);
   await shopper.getByTestId('buy-button').click();
   await expect(shopper.getByTestId('notice')).toHaveAttribute('data-code', 'blacklisted');
+
+  // Log the buyer out everywhere: their cookie stops counting at once.
+  await page.locator('#revoke-user').fill(buyer);
+  await page.getByRole('button', { name: 'Revoke logins' }).click();
+  await expect(page.getByTestId('revoked')).toHaveText('Logins revoked.');
+  const me = await shopper.evaluate(async () => (await fetch('/api/v1/me')).status);
+  expect(me).toBe(401);
 });
 
 test('a shopper visiting /admin gets 403', async ({ page }) => {

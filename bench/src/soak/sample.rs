@@ -12,7 +12,12 @@ pub fn rss_kb(pid: u32) -> Option<u64> {
 
 /// `flash_memory_entries{map="…"} N` from the metrics page.
 pub async fn map_sizes(http: &reqwest::Client, base: &str) -> BTreeMap<String, i64> {
-    let Ok(resp) = http.get(format!("{base}/metrics")).send().await else {
+    let mut req = http.get(format!("{base}/metrics"));
+    // A server not on this machine shows its metrics only with the token.
+    if let Ok(token) = std::env::var("FLASH_METRICS_TOKEN") {
+        req = req.bearer_auth(token);
+    }
+    let Ok(resp) = req.send().await else {
         return BTreeMap::new();
     };
     let text = resp.text().await.unwrap_or_default();

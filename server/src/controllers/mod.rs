@@ -126,7 +126,7 @@ fn route_list() -> &'static [AxumRouteListing] {
 /// Everything in front of the routes, in one layer: five `from_fn` layers each boxed, cloned and
 /// moved the request's future, several percent of the purchase path. In order: the security
 /// headers on every answer, cross-site refusal, who is asking (the client's address, the
-/// shopper's cookie), the token buckets, the body limit, then the request counted by class and
+/// shopper's cookie), the token buckets, the body limit, then every answer counted by class and
 /// status (after server functions got their real status).
 async fn gate(State(s): State<AppState>, req: Request, next: Next) -> Response {
     // A `Uri` clone shares its bytes: nothing is copied unless it is logged.
@@ -137,6 +137,14 @@ async fn gate(State(s): State<AppState>, req: Request, next: Next) -> Response {
         tracing::error!(%method, route, status, error = %detail, "internal error");
     }
     security::add_headers(resp.headers_mut());
+    // Every answer counts, refusals at the door included.
+    let label = match classify(uri.path()) {
+        Some(Class::Purchase) => "purchase",
+        Some(Class::Read) => "read",
+        Some(Class::Page) => "page",
+        None => "other",
+    };
+    s.metrics.request(label, resp.status().as_str());
     resp
 }
 
@@ -203,13 +211,6 @@ async fn admit(s: &AppState, mut req: Request, next: Next) -> Response {
     if let Some(path) = cached {
         cache_control(&path, &mut resp);
     }
-    let label = match class {
-        Some(Class::Purchase) => "purchase",
-        Some(Class::Read) => "read",
-        Some(Class::Page) => "page",
-        None => "other",
-    };
-    s.metrics.request(label, resp.status().as_str());
     resp
 }
 

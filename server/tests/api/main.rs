@@ -21,6 +21,7 @@ mod admin;
 mod auth;
 mod hangups;
 mod live_pages;
+mod lockdown;
 mod pages;
 mod pipeline;
 mod refusals;

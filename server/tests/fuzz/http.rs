@@ -6,14 +6,14 @@ use crate::pass::any_text;
 // ---------------------------------------------------------------------------------------------
 // The purchase request, over HTTP against a real server in this process
 
-struct Server {
-    rt: tokio::runtime::Runtime,
-    base: String,
-    http: reqwest::Client,
+pub(crate) struct Server {
+    pub(crate) rt: tokio::runtime::Runtime,
+    pub(crate) base: String,
+    pub(crate) http: reqwest::Client,
     db: server::repositories::Db,
-    product: i64,
+    pub(crate) product: i64,
     /// Cookie of a shopper who exists in the database.
-    cookie: String,
+    pub(crate) cookie: String,
 }
 
 static SERVER: OnceLock<Server> = OnceLock::new();
@@ -21,8 +21,9 @@ static NEXT_USER: AtomicU64 = AtomicU64::new(0);
 
 /// One server for the whole file (tests run in parallel threads and share it): embedded queue,
 /// a fresh SQLite file, test mode (fixed captcha answer), no token buckets, no per-user
-/// interval (so every request reaches the check under test).
-fn server() -> &'static Server {
+/// interval (so every request reaches the check under test). Its own address is a trusted
+/// proxy: forwarding headers are read.
+pub(crate) fn server() -> &'static Server {
     SERVER.get_or_init(|| {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -49,6 +50,7 @@ fn server() -> &'static Server {
             ("FLASH_RATE_LIMITS", "off"),
             ("FLASH_DEMO_DATA", "0"),
             ("FLASH_USER_INTERVAL_MS", "0"),
+            ("FLASH_TRUSTED_PROXIES", "127.0.0.1"),
         ]
         .into_iter()
         .map(|(k, v)| (k, v.to_string()))

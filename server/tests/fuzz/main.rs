@@ -134,6 +134,7 @@ fn apply(s: &str, e: &Edit) -> Option<String> {
 }
 
 mod cookie;
+mod door;
 mod garbage;
 mod http;
 mod pass;

@@ -1,5 +1,5 @@
 use super::{field_error, AdminShell};
-use crate::api::{blacklist, BlacklistAdd, BlacklistRemove};
+use crate::api::{blacklist, BlacklistAdd, BlacklistRemove, RevokeLogins};
 use crate::pages::not_found::ErrorPanel;
 use crate::time::format_utc;
 use leptos::prelude::*;
@@ -13,6 +13,8 @@ pub fn AdminBlacklistPage() -> impl IntoView {
         |_| blacklist(),
     );
     let error = move || add.value().get().and_then(Result::err);
+    let revoke = ServerAction::<RevokeLogins>::new();
+    let revoked = move || revoke.value().get();
     view! {
         <AdminShell title="Admin · Blacklist">
             <h1>"Blacklist"</h1>
@@ -25,6 +27,21 @@ pub fn AdminBlacklistPage() -> impl IntoView {
                     <input id="reason" name="reason" required maxlength="300" />
                     <span class="field-error">{move || field_error(error(), "reason")}</span>
                     <button type="submit" class="button">"Blacklist"</button>
+                </ActionForm>
+            </section>
+            <section class="panel">
+                <h2>"Log out everywhere"</h2>
+                <p class="muted">"Every login of this user so far stops counting (a stolen cookie, a role taken away)."</p>
+                <ActionForm action=revoke attr:class="stack" attr:data-testid="revoke-form">
+                    <label for="revoke-user">"User name"</label>
+                    <input id="revoke-user" name="user" required maxlength="64" />
+                    <span class="field-error">
+                        {move || field_error(revoked().and_then(Result::err), "user")}
+                    </span>
+                    <button type="submit" class="button">"Revoke logins"</button>
+                    <span class="muted" data-testid="revoked">
+                        {move || revoked().is_some_and(|r| r.is_ok()).then_some("Logins revoked.")}
+                    </span>
                 </ActionForm>
             </section>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
