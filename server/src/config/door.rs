@@ -3,7 +3,7 @@
 //! shopper may ask for, and the token `/metrics` wants from outside this machine.
 
 use super::{parse, ConfigError, Env};
-use crate::services::clients::{Block, TrustedProxies};
+use crate::services::clients::{Block, ForwardedHeader, TrustedProxies};
 use secrecy::SecretString;
 use std::time::Duration;
 
@@ -73,7 +73,7 @@ impl RateLimits {
             shopper_read: bucket(env, names!("FLASH_SHOPPER_READ"), 100_000, 100)?,
             shopper_page: bucket(env, names!("FLASH_SHOPPER_PAGE"), 500_000, 30)?,
             address_share: parse(env, "FLASH_ADDRESS_SHARE", 10u32)?.max(1),
-            max_clients: parse(env, "FLASH_MAX_CLIENTS", 1_000_000usize)?,
+            max_clients: parse(env, "FLASH_MAX_CLIENTS", 500_000usize)?.max(1),
         })
     }
 }
@@ -82,6 +82,9 @@ impl RateLimits {
 #[derive(Debug, Clone)]
 pub struct DoorConfig {
     pub trusted_proxies: TrustedProxies,
+    /// Whether any proxy is trusted: then this server stands behind one, and is no development
+    /// server whatever its address.
+    pub proxied: bool,
     /// Bearer token for `/metrics` from outside this machine; without it, only loopback reads.
     pub metrics_token: Option<SecretString>,
     /// Captcha drawings per shopper: a burst, then one per period.
@@ -112,10 +115,20 @@ impl DoorConfig {
                 why: "use at least 16 characters".into(),
             });
         }
+        let header = env("FLASH_FORWARDED_HEADER").unwrap_or_default();
+        let header = match header.trim() {
+            "" => ForwardedHeader::default(),
+            h => h.parse().map_err(|why| ConfigError::Invalid {
+                name: "FLASH_FORWARDED_HEADER",
+                value: h.to_string(),
+                why,
+            })?,
+        };
         Ok(DoorConfig {
-            trusted_proxies: TrustedProxies::new(blocks),
+            proxied: !blocks.is_empty(),
+            trusted_proxies: TrustedProxies::new(blocks, header),
             metrics_token: metrics_token.map(SecretString::from),
-            captcha_burst: parse(env, "FLASH_CAPTCHA_BURST", 5u32)?.max(1),
+            captcha_burst: parse(env, "FLASH_CAPTCHA_BURST", 8u32)?.max(1),
             captcha_period: super::millis(env, "FLASH_CAPTCHA_PERIOD_MS", 2_000)?,
         })
     }

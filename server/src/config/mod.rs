@@ -44,8 +44,8 @@ pub struct Config {
     /// Whether this process also runs the RabbitMQ → database consumer.
     pub run_consumer: bool,
     pub production: bool,
-    /// Not production, and bound to a loopback address: the only place the development secret
-    /// and the demo data are allowed.
+    /// Not production, bound to a loopback address, and behind no trusted proxy: the only place
+    /// the development secret, the demo data and test mode are allowed.
     pub development: bool,
     pub secret: SecretString,
     pub previous_secrets: Vec<SecretString>,
@@ -176,7 +176,9 @@ impl Config {
                     value: bind.clone(),
                     why: e.to_string(),
                 })?;
-        let development = !production && bind.ip().is_loopback();
+        let door = DoorConfig::from_lookup(env)?;
+        // A server behind a trusted proxy serves others, whatever address it binds.
+        let development = !production && bind.ip().is_loopback() && !door.proxied;
         let demo_data = flag(env, "FLASH_DEMO_DATA", development)?;
         if demo_data && !development {
             return Err(ConfigError::Refused(
@@ -185,10 +187,11 @@ impl Config {
                  its admin's password is public",
             ));
         }
-        if production && (test_mode || captcha_test_answer.is_some()) {
+        if !development && (test_mode || captcha_test_answer.is_some()) {
             return Err(ConfigError::Refused(
                 "FLASH_TEST_MODE / FLASH_CAPTCHA_TEST_ANSWER",
-                "in production: a known captcha answer lets bots through",
+                "outside development (production, a non-loopback address, or behind a proxy): \
+                 a known captcha answer lets bots through",
             ));
         }
         Ok(Config {
@@ -237,7 +240,7 @@ impl Config {
             max_body_bytes: parse(env, "FLASH_MAX_BODY_BYTES", 16 * 1024)?,
             cluster: Cluster::from_lookup(env)?,
             live: LiveConfig::from_lookup(env)?,
-            door: DoorConfig::from_lookup(env)?,
+            door,
         })
     }
 
@@ -328,7 +331,12 @@ mod tests {
         ));
         let prod = cfg(&[production, secret]).unwrap();
         assert!(!prod.development && !prod.demo_data && !prod.test_mode);
-        assert!(cfg(&[("FLASH_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1")]).is_ok());
+        // Behind a trusted proxy the server serves others: no development secret, no test mode.
+        let proxied = ("FLASH_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1");
+        assert!(cfg(&[proxied]).unwrap().check_cookie_role().is_err());
+        assert!(cfg(&[proxied, secret]).unwrap().check_cookie_role().is_ok());
+        assert!(cfg(&[proxied, secret, ("FLASH_TEST_MODE", "1")]).is_err());
+        assert!(cfg(&[("FLASH_FORWARDED_HEADER", "x-real-ip")]).is_err());
         assert!(cfg(&[("FLASH_TRUSTED_PROXIES", "10.0.0.0/40")]).is_err());
         assert!(cfg(&[("FLASH_METRICS_TOKEN", "short")]).is_err());
         assert!(cfg(&[("FLASH_SHOPPER_READ_BURST", "0")]).is_err());

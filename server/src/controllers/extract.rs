@@ -111,7 +111,7 @@ impl FromRequestParts<AppState> for Viewer {
 
 /// The client's address as the gate found it (through trusted proxies).
 pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    parts.extensions.get::<ClientAddr>().map(|c| c.0)
+    parts.extensions.get::<ClientAddr>().map(|c| c.ip)
 }
 
 /// The client's address, for slowing down repeated logins.

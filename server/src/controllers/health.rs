@@ -1,9 +1,9 @@
 //! Health checks and metrics for operators' tools: `/healthz`, `/readyz`, `/metrics` (from this
 //! machine, or with the bearer token).
 
-use super::extract::ClientIp;
 use super::AppState;
 use crate::error::AppResult;
+use crate::services::clients::ClientAddr;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
@@ -27,10 +27,10 @@ async fn ready(State(s): State<AppState>) -> (StatusCode, &'static str) {
 
 async fn metrics(
     State(s): State<AppState>,
-    ClientIp(ip): ClientIp,
+    client: Option<axum::Extension<ClientAddr>>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let reader = s.monitor.reader(ip, &headers)?;
+    let reader = s.monitor.reader(client.map(|c| c.0), &headers)?;
     let content_type = (
         header::CONTENT_TYPE,
         "text/plain; version=0.0.4; charset=utf-8",

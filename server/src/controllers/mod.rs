@@ -176,10 +176,11 @@ async fn admit(s: &AppState, mut req: Request, next: Next) -> Response {
         return AppError::code(ErrorCode::Forbidden, "cross-site request refused").into_response();
     }
     let class = classify(req.uri().path());
-    let address = (req.extensions().get::<ConnectInfo<SocketAddr>>())
+    let client_addr: Option<ClientAddr> = (req.extensions().get::<ConnectInfo<SocketAddr>>())
         .map(|c| s.proxies.client(c.0.ip(), req.headers()));
-    if let Some(a) = address {
-        req.extensions_mut().insert(ClientAddr(a));
+    let address = client_addr.map(|a| a.ip);
+    if let Some(a) = client_addr {
+        req.extensions_mut().insert(a);
     }
     if let Some(c) = class {
         // The cookie is opened once, here (microseconds); the handlers take the proof from

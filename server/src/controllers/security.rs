@@ -11,12 +11,19 @@ fn authority(url: &str) -> Option<&str> {
     Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
 }
 
-/// Whether the request comes from a page of another site. Tools that send neither header
+/// Whether the request comes from a page of another site. Tools that send none of these headers
 /// (curl, load generators, peer nodes) are not browsers and carry no ambient cookies to abuse.
 /// The site is the `Host` header, or the request line's authority (HTTP/2); a browser's request
 /// naming a source but no site cannot be matched, and is refused.
 pub fn cross_site(req: &Request) -> bool {
     let headers = req.headers();
+    // A browser that says so (even where a page's referrer policy hid the source).
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    {
+        return true;
+    }
     let source = headers
         .get(header::ORIGIN)
         .or_else(|| headers.get(header::REFERER))
@@ -136,5 +143,12 @@ mod tests {
         assert!(refused(&build("GET", "/check?productID=1", host, evil)));
         assert!(!refused(&build("GET", "/check?productID=1", host, own)));
         assert!(!refused(&build("GET", "/product/1", host, evil)));
+        // A page that hides its referrer is still a page of another site, if the browser says so.
+        let hidden = Request::builder()
+            .uri("/check?productID=1")
+            .header("sec-fetch-site", "cross-site")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert!(refused(&hidden));
     }
 }

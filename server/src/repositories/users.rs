@@ -70,11 +70,16 @@ pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
 
 /// Logins of this user issued before `now` stop counting; false when no such user exists.
 pub async fn revoke_logins(db: &Db, user_id: i64, now: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE users SET logins_revoked_before = ? WHERE id = ?")
-        .bind(now)
-        .bind(user_id)
-        .execute(&db.pool)
-        .await?;
+    // Only forward: a revoking host with a slower clock must not bring older logins back.
+    let done = sqlx::query(
+        "UPDATE users SET logins_revoked_before = CASE WHEN logins_revoked_before < ? \
+         THEN ? ELSE logins_revoked_before END WHERE id = ?",
+    )
+    .bind(now)
+    .bind(now)
+    .bind(user_id)
+    .execute(&db.pool)
+    .await?;
     Ok(done.rows_affected() > 0)
 }
 

@@ -12,8 +12,10 @@ use crate::ids::UserId;
 use app::model::ErrorCode;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,14 +38,79 @@ struct Buckets {
     purchase: Lane,
     read: Lane,
     page: Lane,
-    max_clients: usize,
 }
 
-/// One class's buckets: everyone's, and each client's.
+/// One class's buckets: everyone's, and each client's (no addresses in the purchase class: a
+/// purchase without a login is a 401 before it gets here).
 struct Lane {
     global: DefaultDirectRateLimiter,
-    by_user: DefaultKeyedRateLimiter<UserId>,
-    by_address: DefaultKeyedRateLimiter<IpAddr>,
+    by_user: Keyed<UserId>,
+    by_address: Option<Keyed<IpAddr>>,
+}
+
+/// Clients' buckets, at most `max` of them. When full, clients share `OVERFLOW` buckets by a
+/// hash of their key until the sweep drops the idle: a flood of new clients can neither grow
+/// the map without end nor switch the per-client layer off.
+struct Keyed<K: Hash + Eq + Clone> {
+    buckets: DefaultKeyedRateLimiter<Key<K>>,
+    full: AtomicBool,
+    asked: AtomicU32,
+    max: usize,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Key<K> {
+    One(K),
+    Overflow(u16),
+}
+
+const OVERFLOW: u64 = 4096;
+/// How often (in checks) the map's size is looked at: counting it locks every shard.
+const SIZE_EVERY: u32 = 256;
+
+impl<K: Hash + Eq + Clone> Keyed<K> {
+    fn new(quota: Quota, max: usize) -> Self {
+        Keyed {
+            buckets: RateLimiter::keyed(quota),
+            full: AtomicBool::new(false),
+            asked: AtomicU32::new(0),
+            max,
+        }
+    }
+
+    fn check(&self, key: K) -> Result<(), Duration> {
+        if self
+            .asked
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SIZE_EVERY)
+        {
+            self.full
+                .store(self.buckets.len() >= self.max, Ordering::Relaxed);
+        }
+        let key = if self.full.load(Ordering::Relaxed) {
+            let mut h = std::hash::DefaultHasher::new();
+            key.hash(&mut h);
+            Key::Overflow((h.finish() % OVERFLOW) as u16)
+        } else {
+            Key::One(key)
+        };
+        let clock = DefaultClock::default();
+        self.buckets
+            .check_key(&key)
+            .map_err(|n| n.wait_time_from(clock.now()))
+    }
+
+    fn sweep(&self) {
+        // Buckets that are full again hold nothing worth keeping.
+        self.buckets.retain_recent();
+        self.buckets.shrink_to_fit();
+        self.full
+            .store(self.buckets.len() >= self.max, Ordering::Relaxed);
+    }
+
+    fn len(&self) -> usize {
+        self.buckets.len()
+    }
 }
 
 pub fn quota(b: Bucket) -> Quota {
@@ -54,69 +121,61 @@ pub fn quota(b: Bucket) -> Quota {
 }
 
 impl Lane {
-    fn new(global: Bucket, shopper: Bucket, address_share: u32) -> Self {
-        let address = Bucket {
-            period: shopper.period / address_share,
-            burst: shopper.burst.saturating_mul(address_share),
-        };
+    fn new(global: Bucket, shopper: Bucket, address_share: Option<u32>, max: usize) -> Self {
+        let by_address = address_share.map(|share| {
+            let address = Bucket {
+                period: shopper.period / share,
+                burst: shopper.burst.saturating_mul(share),
+            };
+            Keyed::new(quota(address), max)
+        });
         Lane {
             global: RateLimiter::direct(quota(global)),
-            by_user: RateLimiter::keyed(quota(shopper)),
-            by_address: RateLimiter::keyed(quota(address)),
+            by_user: Keyed::new(quota(shopper), max),
+            by_address,
         }
     }
 
-    fn check(&self, client: Client, max_clients: usize) -> Result<(), AppError> {
+    fn check(&self, client: Client) -> Result<(), AppError> {
+        let own = match (client, &self.by_address) {
+            (Client::User(u), _) => self.by_user.check(u),
+            (Client::Address(ip), Some(by_address)) => by_address.check(ip),
+            _ => Ok(()),
+        };
+        own.map_err(rate_limited)?;
         let clock = DefaultClock::default();
-        let refused = |n: governor::NotUntil<_>| rate_limited(n.wait_time_from(clock.now()));
-        // A full map takes no new clients (they meet the global bucket only) until its sweep.
-        match client {
-            Client::User(u) if self.by_user.len() < max_clients => {
-                self.by_user.check_key(&u).map_err(refused)?
-            }
-            Client::Address(ip) if self.by_address.len() < max_clients => {
-                self.by_address.check_key(&ip).map_err(refused)?
-            }
-            _ => {}
-        }
-        self.global.check().map_err(refused)
+        self.global
+            .check()
+            .map_err(|n| rate_limited(n.wait_time_from(clock.now())))
     }
 
     fn sweep(&self) {
-        // Buckets that are full again hold nothing worth keeping.
-        self.by_user.retain_recent();
-        self.by_address.retain_recent();
-        self.by_user.shrink_to_fit();
-        self.by_address.shrink_to_fit();
+        self.by_user.sweep();
+        if let Some(a) = &self.by_address {
+            a.sweep();
+        }
     }
 
     fn clients(&self) -> usize {
-        self.by_user.len() + self.by_address.len()
+        self.by_user.len() + self.by_address.as_ref().map_or(0, Keyed::len)
     }
 }
 
 impl Limiters {
     pub fn new(cfg: &RateLimits) -> Self {
         let inner = cfg.enabled.then(|| {
-            let share = cfg.address_share.max(1);
+            let (share, max) = (Some(cfg.address_share.max(1)), cfg.max_clients.max(1));
             Arc::new(Buckets {
-                purchase: Lane::new(cfg.purchase, cfg.shopper_purchase, share),
-                read: Lane::new(cfg.read, cfg.shopper_read, share),
-                page: Lane::new(cfg.page, cfg.shopper_page, share),
-                max_clients: cfg.max_clients,
+                purchase: Lane::new(cfg.purchase, cfg.shopper_purchase, None, max),
+                read: Lane::new(cfg.read, cfg.shopper_read, share, max),
+                page: Lane::new(cfg.page, cfg.shopper_page, share, max),
             })
         });
-        // Keeps the client maps bounded until the last handle is dropped (only under a runtime).
-        if let (Some(b), Ok(rt)) = (&inner, tokio::runtime::Handle::try_current()) {
-            let buckets = Arc::downgrade(b);
-            rt.spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(10));
-                loop {
-                    tick.tick().await;
-                    let Some(b) = buckets.upgrade() else { return };
-                    for lane in [&b.purchase, &b.read, &b.page] {
-                        lane.sweep();
-                    }
+        // Keeps the client maps bounded until the last handle is dropped.
+        if let Some(b) = &inner {
+            super::sweeper::every(Duration::from_secs(10), b, |b| {
+                for lane in [&b.purchase, &b.read, &b.page] {
+                    lane.sweep();
                 }
             });
         }
@@ -131,7 +190,7 @@ impl Limiters {
             Class::Read => &b.read,
             Class::Page => &b.page,
         };
-        lane.check(client, b.max_clients)
+        lane.check(client)
     }
 
     /// Clients with a bucket of their own, over all classes.
@@ -143,11 +202,15 @@ impl Limiters {
 }
 
 pub fn rate_limited(wait: Duration) -> AppError {
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     AppError::RateLimited(
         app::model::ApiError::new(ErrorCode::RateLimited, "too many requests, slow down"),
-        secs.max(1),
+        retry_secs(wait),
     )
+}
+
+/// A wait as `Retry-After` seconds: rounded up, at least one.
+pub fn retry_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 #[cfg(test)]
@@ -214,9 +277,13 @@ mod tests {
             max_clients: 2,
             ..limits(1_000, 1)
         });
-        for i in 0..10 {
+        for i in 0..10_000 {
             let _ = bounded.check(Class::Page, Client::User(UserId(i)));
         }
-        assert_eq!(bounded.clients(), 2);
+        // Past the bound, clients share the overflow buckets: the map stays small, and a
+        // client is still held to a bucket (not let through).
+        assert!(bounded.clients() <= 2 + SIZE_EVERY as usize + OVERFLOW as usize);
+        let greedy = Client::User(UserId(123_456));
+        assert!((0..100).any(|_| bounded.check(Class::Page, greedy).is_err()));
     }
 }

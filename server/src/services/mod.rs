@@ -28,3 +28,4 @@ pub mod revocations;
 pub mod ring;
 pub mod sale;
 pub mod stock;
+pub mod sweeper;

@@ -3,6 +3,7 @@
 //! machine, or with the bearer token `FLASH_METRICS_TOKEN`).
 
 use super::accounts::Accounts;
+use super::clients::ClientAddr;
 use super::limiter::Limiters;
 use super::live::Live;
 use super::sale::LocalSale;
@@ -12,7 +13,6 @@ use crate::repositories::{products, Db};
 use app::model::ErrorCode;
 use axum::http::{header, HeaderMap};
 use secrecy::{ExposeSecret, SecretString};
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
@@ -60,10 +60,15 @@ impl Monitor {
         }
     }
 
-    /// Loopback clients read the metrics freely; others show the bearer token (and without one
-    /// configured, nobody else may).
-    pub fn reader(&self, client: Option<IpAddr>, headers: &HeaderMap) -> AppResult<MetricsReader> {
-        if client.is_some_and(|ip| ip.is_loopback()) {
+    /// Clients on this machine that came straight to the socket read the metrics freely (one
+    /// through a proxy does not, whatever the proxy says); others show the bearer token (and
+    /// without one configured, nobody else may).
+    pub fn reader(
+        &self,
+        client: Option<ClientAddr>,
+        headers: &HeaderMap,
+    ) -> AppResult<MetricsReader> {
+        if client.is_some_and(|c| c.is_local()) {
             return Ok(MetricsReader(()));
         }
         let shown = headers

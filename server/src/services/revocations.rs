@@ -5,9 +5,9 @@
 //! seconds; the node that revokes applies it at once.
 
 use crate::repositories::{users, Db};
-use std::collections::HashMap;
+use dashmap::DashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 const REFRESH: Duration = Duration::from_secs(2);
@@ -17,9 +17,9 @@ pub struct Revocations(Arc<Inner>);
 
 #[derive(Default)]
 struct Inner {
-    /// user → logins issued before this (ms) are revoked.
-    before: RwLock<HashMap<i64, i64>>,
-    /// Whether `before` holds anything: the usual answer, read without touching the lock.
+    /// user → logins issued before this (ms) are revoked. Sharded: every request reads it.
+    before: DashMap<i64, i64>,
+    /// Whether `before` holds anything: the usual answer, read without touching a shard.
     any: AtomicBool,
 }
 
@@ -45,24 +45,27 @@ impl Revocations {
 
     async fn refresh(&self, db: &Db, ttl_ms: i64) -> Result<(), sqlx::Error> {
         let since = crate::now_ms().saturating_sub(ttl_ms);
-        let mut fresh: HashMap<i64, i64> =
-            users::revoked_since(db, since).await?.into_iter().collect();
-        let mut before = self.0.before.write().unwrap_or_else(|e| e.into_inner());
-        // A revocation this node made while the read ran stays; revocations only move forward.
-        for (user, at) in before.iter().filter(|(_, at)| **at > since) {
-            let e = fresh.entry(*user).or_insert(*at);
-            *e = (*e).max(*at);
+        // Revocations only move forward: one this node made while the read ran stays.
+        for (user, at) in users::revoked_since(db, since).await? {
+            self.revoked(user, at);
         }
-        *before = fresh;
-        self.0.any.store(!before.is_empty(), Ordering::Release);
+        let before = &self.0.before;
+        before.retain(|_, at| *at > since);
+        if before.is_empty() {
+            self.0.any.store(false, Ordering::Release);
+            // One made meanwhile must not be hidden until the next refresh.
+            if !before.is_empty() {
+                self.0.any.store(true, Ordering::Release);
+            }
+        }
         Ok(())
     }
 
     /// A revocation made here: it counts at once on this node.
     pub fn revoked(&self, user_id: i64, at: i64) {
-        let mut before = self.0.before.write().unwrap_or_else(|e| e.into_inner());
-        let e = before.entry(user_id).or_insert(at);
+        let mut e = self.0.before.entry(user_id).or_insert(at);
         *e = (*e).max(at);
+        drop(e);
         self.0.any.store(true, Ordering::Release);
     }
 
@@ -71,8 +74,10 @@ impl Revocations {
         if !self.0.any.load(Ordering::Acquire) {
             return true;
         }
-        let before = self.0.before.read().unwrap_or_else(|e| e.into_inner());
-        before.get(&user_id).is_none_or(|at| issued_at >= *at)
+        self.0
+            .before
+            .get(&user_id)
+            .is_none_or(|at| issued_at >= *at)
     }
 }
 

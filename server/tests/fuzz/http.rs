@@ -21,8 +21,7 @@ static NEXT_USER: AtomicU64 = AtomicU64::new(0);
 
 /// One server for the whole file (tests run in parallel threads and share it): embedded queue,
 /// a fresh SQLite file, test mode (fixed captcha answer), no token buckets, no per-user
-/// interval (so every request reaches the check under test). Its own address is a trusted
-/// proxy: forwarding headers are read.
+/// interval (so every request reaches the check under test).
 pub(crate) fn server() -> &'static Server {
     SERVER.get_or_init(|| {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -50,7 +49,6 @@ pub(crate) fn server() -> &'static Server {
             ("FLASH_RATE_LIMITS", "off"),
             ("FLASH_DEMO_DATA", "0"),
             ("FLASH_USER_INTERVAL_MS", "0"),
-            ("FLASH_TRUSTED_PROXIES", "127.0.0.1"),
         ]
         .into_iter()
         .map(|(k, v)| (k, v.to_string()))

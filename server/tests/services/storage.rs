@@ -118,3 +118,32 @@ async fn concurrent_blacklistings_of_the_same_and_other_users_all_succeed() {
     let first = listed.iter().find(|e| e.user_id == ids[0]).unwrap();
     assert_eq!((first.reason.as_str(), first.created_at), ("changed", 99));
 }
+
+#[tokio::test]
+async fn a_revocation_only_moves_forward() {
+    for db in [fresh_db().await, sqlite_db().await] {
+        let user = users::insert(&db, "revoked", "x", Role::Shopper, 0)
+            .await
+            .unwrap();
+        assert!(users::revoke_logins(&db, user.id, 5_000).await.unwrap());
+        // A revoking host with a slower clock does not bring older logins back.
+        assert!(users::revoke_logins(&db, user.id, 3_000).await.unwrap());
+        assert_eq!(
+            users::revoked_since(&db, 0).await.unwrap(),
+            vec![(user.id, 5_000)]
+        );
+        assert!(users::revoked_since(&db, 5_000).await.unwrap().is_empty());
+        assert!(!users::revoke_logins(&db, user.id + 1, 1).await.unwrap());
+    }
+}
+
+async fn sqlite_db() -> Db {
+    let path = std::env::temp_dir().join(format!(
+        "flash-revocation-{}-{}.db",
+        std::process::id(),
+        server::now_ms()
+    ));
+    Db::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .expect("sqlite db")
+}

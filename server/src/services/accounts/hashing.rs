@@ -1,8 +1,9 @@
-//! Password hashing on a few threads of its own (one per core), fed through a bounded queue.
+//! Password hashing on a few threads of its own (half the cores: a flood of logins leaves the
+//! rest to the sale), fed through a bounded queue.
 //! Each argon2 hash takes 19 MiB: on tokio's blocking pool (up to 512 threads) a flood of logins
 //! from many addresses ran hundreds at once, and every thread's allocator arena kept its own
 //! copies, so the process grew by gigabytes and never gave them back. Here at most one hash per
-//! core runs, always on the same threads; waiting logins are queued closures, and when the queue
+//! thread runs, always on the same threads; waiting logins are queued closures, and when the queue
 //! is full a login is told 503 at once rather than waiting behind thousands.
 
 use crate::error::{AppError, AppResult};
@@ -24,7 +25,7 @@ pub struct HashPool(SyncSender<Job>);
 
 impl HashPool {
     pub fn new() -> std::io::Result<Self> {
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
         Self::with(threads, threads * QUEUED_PER_THREAD)
     }
 

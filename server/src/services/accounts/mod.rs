@@ -104,7 +104,7 @@ impl Accounts {
         }
         let name = name.trim();
         self.throttle.attempt(ip)?;
-        self.throttle.backoff(name, ip, now_ms())?;
+        let attempt = self.throttle.begin(name, ip, now_ms())?;
         let stored = users::find_by_name(&self.db, name).await?;
         let hash = stored
             .as_ref()
@@ -116,11 +116,11 @@ impl Accounts {
             .await?;
         match stored {
             Some(s) if ok => {
-                self.throttle.succeeded(name, ip);
+                attempt.succeeded();
                 Ok(self.session(s.user))
             }
             _ => {
-                self.throttle.failed(name, ip, now_ms());
+                attempt.failed(now_ms());
                 Err(refused())
             }
         }

@@ -7,8 +7,9 @@
 //! the address is the shopper's (`services::clients`), so shoppers are limited one by one.
 
 use crate::error::AppError;
-use crate::services::clients::Client;
+use crate::services::clients::masked;
 use crate::services::limiter::rate_limited;
+use crate::services::sweeper;
 use dashmap::DashMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -24,19 +25,33 @@ const MAX_BACKOFF_MS: i64 = 5 * 60_000;
 const FORGET_AFTER_MS: i64 = 30_000;
 /// (name, address) pairs remembered; beyond it only the address buckets slow guessing.
 const MAX_FAILURES: usize = 200_000;
+/// An IPv6 site (a /48) is one address here: one subscriber may hold a /48.
+const V6_SITE: u32 = 48;
 
 #[derive(Clone)]
 pub struct LoginThrottle(Arc<Inner>);
 
 struct Inner {
-    by_address: DefaultKeyedRateLimiter<Client>,
-    failures: DashMap<(String, Client), Failures>,
+    by_address: DefaultKeyedRateLimiter<Option<IpAddr>>,
+    failures: DashMap<Key, Failures>,
 }
+
+type Key = (String, Option<IpAddr>);
 
 struct Failures {
     count: u32,
     /// No try before this (ms since the epoch); the last failure's time while it is free.
     until: i64,
+    /// A password of this pair is being checked: the next waits for its verdict, so that a
+    /// burst of concurrent guesses cannot all pass the backoff before the first failure counts.
+    checking: bool,
+}
+
+/// One password check under way; it records its verdict, and gives the pair back when dropped
+/// (a client that hangs up mid-check leaves nothing held).
+pub struct Attempt<'a> {
+    throttle: &'a LoginThrottle,
+    key: Option<Key>,
 }
 
 impl LoginThrottle {
@@ -47,63 +62,49 @@ impl LoginThrottle {
             by_address: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
             failures: DashMap::new(),
         }));
-        // Keeps both maps bounded until the last handle is dropped (only under a runtime).
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let inner = Arc::downgrade(&throttle.0);
-            rt.spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(10));
-                loop {
-                    tick.tick().await;
-                    let Some(inner) = inner.upgrade() else { return };
-                    inner.sweep(crate::now_ms());
-                }
-            });
-        }
+        // Keeps both maps bounded until the last handle is dropped.
+        sweeper::every(Duration::from_secs(10), &throttle.0, |inner| {
+            inner.sweep(crate::now_ms())
+        });
         throttle
     }
 
     /// One attempt from this address (logins and registrations alike).
     pub fn attempt(&self, ip: Option<IpAddr>) -> Result<(), AppError> {
-        let client = Client::of(None, ip);
-        if client == Client::Unknown {
-            return Ok(());
-        }
-        self.0.by_address.check_key(&client).map_err(|n| {
-            let wait = n.wait_time_from(DefaultClock::default().now());
-            rate_limited(wait)
-        })
+        let Some(ip) = ip else { return Ok(()) };
+        self.0
+            .by_address
+            .check_key(&Some(masked(ip, V6_SITE)))
+            .map_err(|n| rate_limited(n.wait_time_from(DefaultClock::default().now())))
     }
 
-    /// Refused while this address's wrong passwords for this name still count.
-    pub fn backoff(&self, name: &str, ip: Option<IpAddr>, now: i64) -> Result<(), AppError> {
-        match self.0.failures.get(&key(name, ip)) {
-            Some(f) if f.until > now => {
-                Err(rate_limited(Duration::from_millis((f.until - now) as u64)))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    pub fn failed(&self, name: &str, ip: Option<IpAddr>, now: i64) {
+    /// A password check for this name from this address: refused while its wrong passwords
+    /// still count, or while another check of the same pair is under way.
+    pub fn begin(&self, name: &str, ip: Option<IpAddr>, now: i64) -> Result<Attempt<'_>, AppError> {
         let key = key(name, ip);
-        if self.0.failures.len() >= MAX_FAILURES && !self.0.failures.contains_key(&key) {
-            return;
+        let failures = &self.0.failures;
+        if failures.len() >= MAX_FAILURES && !failures.contains_key(&key) {
+            return Ok(Attempt {
+                throttle: self,
+                key: None,
+            });
         }
-        let mut f = self
-            .0
-            .failures
-            .entry(key)
-            .or_insert(Failures { count: 0, until: 0 });
-        f.count = f.count.saturating_add(1);
-        f.until = now;
-        if f.count >= FREE_FAILURES {
-            let doublings = (f.count - FREE_FAILURES).min(20);
-            f.until = now + (1_000i64 << doublings).min(MAX_BACKOFF_MS);
+        let mut f = failures.entry(key.clone()).or_insert(Failures {
+            count: 0,
+            until: 0,
+            checking: false,
+        });
+        if f.count >= FREE_FAILURES && f.until > now {
+            return Err(rate_limited(Duration::from_millis((f.until - now) as u64)));
         }
-    }
-
-    pub fn succeeded(&self, name: &str, ip: Option<IpAddr>) {
-        self.0.failures.remove(&key(name, ip));
+        if f.checking {
+            return Err(rate_limited(Duration::from_secs(1)));
+        }
+        f.checking = true;
+        Ok(Attempt {
+            throttle: self,
+            key: Some(key),
+        })
     }
 
     /// Entries: (name and address pairs with failures, addresses with a bucket).
@@ -112,9 +113,42 @@ impl LoginThrottle {
     }
 }
 
+impl Attempt<'_> {
+    pub fn failed(mut self, now: i64) {
+        let Some(key) = self.key.take() else { return };
+        if let Some(mut f) = self.throttle.0.failures.get_mut(&key) {
+            f.checking = false;
+            f.count = f.count.saturating_add(1);
+            f.until = now;
+            if f.count >= FREE_FAILURES {
+                let doublings = (f.count - FREE_FAILURES).min(20);
+                f.until = now + (1_000i64 << doublings).min(MAX_BACKOFF_MS);
+            }
+        }
+    }
+
+    pub fn succeeded(mut self) {
+        if let Some(key) = self.key.take() {
+            self.throttle.0.failures.remove(&key);
+        }
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        // No verdict: the pair is free again, and a pair without failures is not kept.
+        self.throttle.0.failures.remove_if_mut(&key, |_, f| {
+            f.checking = false;
+            f.count == 0
+        });
+    }
+}
+
 impl Inner {
     fn sweep(&self, now: i64) {
-        self.failures.retain(|_, f| now - f.until < FORGET_AFTER_MS);
+        self.failures
+            .retain(|_, f| f.checking || now - f.until < FORGET_AFTER_MS);
         self.failures.shrink_to_fit();
         // Buckets that are full again hold nothing worth keeping.
         self.by_address.retain_recent();
@@ -122,8 +156,11 @@ impl Inner {
     }
 }
 
-fn key(name: &str, ip: Option<IpAddr>) -> (String, Client) {
-    (name.trim().to_ascii_lowercase(), Client::of(None, ip))
+fn key(name: &str, ip: Option<IpAddr>) -> Key {
+    (
+        name.trim().to_ascii_lowercase(),
+        ip.map(|ip| masked(ip, V6_SITE)),
+    )
 }
 
 #[cfg(test)]
@@ -142,6 +179,9 @@ mod tests {
             .count();
         assert_eq!(refused, 10);
         assert!(t.attempt(ip("10.0.0.2")).is_ok());
+        // One IPv6 site is one address.
+        let site = (0..40).filter(|i| t.attempt(ip(&format!("2001:db8:7:{i}::1"))).is_err());
+        assert_eq!(site.count(), 10);
     }
 
     #[test]
@@ -149,26 +189,44 @@ mod tests {
         let t = LoginThrottle::new();
         let (attacker, owner, now) = (ip("6.6.6.6"), ip("1.2.3.4"), 1_000_000);
         for _ in 0..FREE_FAILURES - 1 {
-            t.failed("Admin", attacker, now);
+            t.begin("Admin", attacker, now).unwrap().failed(now);
         }
-        assert!(t.backoff("admin", attacker, now).is_ok(), "typos are free");
+        assert!(t.begin("admin", attacker, now).is_ok(), "typos are free");
         for _ in 0..10 {
-            t.failed("admin", attacker, now);
+            if let Ok(a) = t.begin("admin", attacker, now) {
+                a.failed(now);
+            }
         }
-        assert!(t.backoff("ADMIN", attacker, now + 1_000).is_err());
+        assert!(t.begin("ADMIN", attacker, now + 999).is_err());
         assert!(
-            t.backoff("admin", owner, now).is_ok(),
+            t.begin("admin", owner, now).is_ok(),
             "the owner is not locked out"
         );
-        // The backoff ends by itself, capped; a success clears it at once.
-        assert!(t.backoff("admin", attacker, now + MAX_BACKOFF_MS).is_ok());
-        t.succeeded("admin", attacker);
-        assert!(t.backoff("admin", attacker, now + 1).is_ok());
-        assert_eq!(t.sizes().0, 0);
-        t.failed("bob", owner, now);
+        // The backoff ends by itself; a success clears it at once.
+        let later = now + MAX_BACKOFF_MS;
+        t.begin("admin", attacker, later).unwrap().succeeded();
+        assert!(t.begin("admin", attacker, later + 1).is_ok());
+        assert_eq!(t.sizes().0, 0, "no failures kept: {:?}", t.sizes());
+        t.begin("bob", owner, now).unwrap().failed(now);
         t.0.sweep(now + FORGET_AFTER_MS - 1);
         assert_eq!(t.sizes().0, 1);
         t.0.sweep(now + FORGET_AFTER_MS);
         assert_eq!(t.sizes().0, 0, "quiet failures are forgotten");
+    }
+
+    #[test]
+    fn one_check_at_a_time_per_name_and_address() {
+        let t = LoginThrottle::new();
+        let (guesser, now) = (ip("6.6.6.6"), 1_000_000);
+        let first = t.begin("carol", guesser, now).unwrap();
+        // Concurrent guesses wait for the first verdict instead of slipping past the backoff.
+        assert!(t.begin("carol", guesser, now).is_err());
+        assert!(t.begin("carol", ip("1.2.3.4"), now).is_ok());
+        drop(first);
+        assert!(
+            t.begin("carol", guesser, now).is_ok(),
+            "a dropped check frees the pair"
+        );
+        assert_eq!(t.sizes().0, 0);
     }
 }

@@ -103,9 +103,11 @@ impl Captchas {
         self
     }
 
-    /// Takes one of the shopper's drawings, or says how long until the next.
+    /// Takes one of the shopper's drawings, or says how long until the next. A full map of
+    /// outstanding captchas is said first: a shopper told "busy" has spent nothing.
     pub fn may_draw(&self, user_id: i64) -> Result<(), CaptchaError> {
         use governor::clock::{Clock, DefaultClock};
+        self.room()?;
         let Some(limit) = &self.per_user else {
             return Ok(());
         };

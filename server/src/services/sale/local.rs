@@ -15,6 +15,7 @@ use crate::services::catalog::{is_open, Catalog};
 use crate::services::cooldown::Cooldown;
 use crate::services::forward::Standing;
 use crate::services::guard::Held;
+use crate::services::limiter::retry_secs;
 use crate::services::live::Live;
 use crate::services::pending::Pending;
 use crate::services::queue::{Enqueued, OrderQueue, QueueError};
@@ -104,7 +105,7 @@ impl LocalSale {
         let refused = |e| match e {
             CaptchaError::Busy => AppError::code(ErrorCode::Unavailable, "too busy, try again"),
             CaptchaError::TooMany(wait) => {
-                let secs = wait.as_secs() + 1;
+                let secs = retry_secs(wait);
                 let message = format!("too many captchas: the next one in {secs} s");
                 AppError::RateLimited(ApiError::new(ErrorCode::RateLimited, message), secs)
             }
