@@ -3,8 +3,8 @@
 # embedded queue, SQLite, demo data), with wrk as the attacker:
 #   1. an anonymous flood: wrk, 64 connections, FLOOD_SECS, `GET /check` without a cookie, while a
 #      logged-in shopper on another address solves a captcha every 3.5 s and buys each product
-#      on sale once. The shopper must never be told `rate_limited` (no purchase-class request is
-#      answered 429 at all); the flood must get 401s only.
+#      on sale once. The shopper must never be told `rate_limited` (no purchase or captcha
+#      request is answered 429 at all); the flood must get 401s only.
 #   2. a flood of page loads from one address (wrk from 127.0.0.1, 64 connections) while another
 #      address (127.0.0.3) loads a page every 100 ms: the other address must get 200s only.
 # Writes OUT_DIR/abuse.json and exits non-zero when a check fails.
@@ -45,16 +45,18 @@ requests() {
   flash_metrics "$base" | awk -F'"' -v c="$1" '/^flash_http_requests_total\{/ && $2 == c { split($5, v, " "); print $4, v[2] }' | sort
 }
 # How many answers of STATUS a class got between two `requests` files.
-added() { join -a 2 -e 0 -o 0,1.2,2.2 "$1" "$2" | awk -v s="$3" '$1 == s { print $3 - $2 }'; }
+added() { join -a 2 -e 0 -o 0,1.2,2.2 "$1" "$2" | awk -v s="$3" '$1 == s { n = $3 - $2 } END { print n + 0 }'; }
 total_of() { awk '/requests in/ { print $1 }' "$1"; }
 
 echo "abuse: ${secs} s of anonymous GET /check (wrk -c64) while a shopper buys"
 requests purchase >"$work/purchase.before"
+requests captcha >"$work/captcha.before"
 wrk -t2 -c64 -d"${secs}s" "$base/check?productID=1" >"$work/flood-check.txt" &
 wrk_pid=$!
 "$bin/abuse" --base "$base" --from 127.0.0.2 --secs "$secs" --every-ms 3500 shopper --answer bench >"$work/shopper.json"
 wait "$wrk_pid"
 requests purchase >"$work/purchase.after"
+requests captcha >"$work/captcha.after"
 
 echo "abuse: ${secs} s of page loads from 127.0.0.1 (wrk -c64) while 127.0.0.3 loads pages"
 requests page >"$work/page.before"
@@ -66,7 +68,8 @@ requests page >"$work/page.after"
 
 check_sent=$(total_of "$work/flood-check.txt")
 check_401=$(added "$work/purchase.before" "$work/purchase.after" 401)
-check_429=$(added "$work/purchase.before" "$work/purchase.after" 429)
+check_429=$(( $(added "$work/purchase.before" "$work/purchase.after" 429) + \
+  $(added "$work/captcha.before" "$work/captcha.after" 429) ))
 page_sent=$(total_of "$work/flood-pages.txt")
 page_429=$(added "$work/page.before" "$work/page.after" 429)
 python3 - "$work" "$out/abuse.json" "$check_sent" "${check_401:-0}" "${check_429:-0}" "$page_sent" "${page_429:-0}" <<'PY'

@@ -44,6 +44,7 @@ server_env=(LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site FLAS
   # Token buckets on but wide open: the keyed login buckets matter here, not the global rate.
   FLASH_RATE_LIMITS=on FLASH_PURCHASE_PERIOD_US=1 FLASH_READ_PERIOD_US=1
   FLASH_SHOPPER_PURCHASE_PERIOD_US=1 FLASH_SHOPPER_READ_PERIOD_US=1 FLASH_CAPTCHA_PERIOD_MS=1
+  FLASH_CAPTCHA_ROUTES_PERIOD_US=1 FLASH_SHOPPER_CAPTCHA_PERIOD_US=1
   # Short lives, so that many generations of captchas and passes come and go within the run.
   FLASH_CAPTCHA_TTL_MS=5000 FLASH_PASS_TTL_MS=5000)
 case "$mode" in

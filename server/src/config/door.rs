@@ -44,12 +44,14 @@ macro_rules! names {
 #[derive(Debug, Clone)]
 pub struct RateLimits {
     pub enabled: bool,
-    /// The backend's protection, shared by everyone (the seed's buckets).
+    /// The backend's protection, shared by everyone (the seed's buckets, and the captchas').
     pub purchase: Bucket,
+    pub captcha: Bucket,
     pub read: Bucket,
     pub page: Bucket,
     /// Each shopper's share, taken before the global buckets.
     pub shopper_purchase: Bucket,
+    pub shopper_captcha: Bucket,
     pub shopper_read: Bucket,
     pub shopper_page: Bucket,
     /// An address without a login gets this many shoppers' worth of reads and pages (several
@@ -65,10 +67,14 @@ impl RateLimits {
         Ok(RateLimits {
             enabled: super::flag(env, "FLASH_RATE_LIMITS", true)?,
             purchase: bucket(env, names!("FLASH_PURCHASE"), 1_000, 1_000)?,
+            // Drawn ahead, a captcha is an answer from memory: the bucket is sized for a
+            // crowd's clicks, the drawings themselves are bounded per shopper.
+            captcha: bucket(env, names!("FLASH_CAPTCHA_ROUTES"), 50, 20_000)?,
             read: bucket(env, names!("FLASH_READ"), 1_000, 10_000)?,
             page: bucket(env, names!("FLASH_PAGE"), 1_000, 10_000)?,
             // A shopper's sale is a captcha, its answer and a purchase, each maybe retried.
             shopper_purchase: bucket(env, names!("FLASH_SHOPPER_PURCHASE"), 250_000, 20)?,
+            shopper_captcha: bucket(env, names!("FLASH_SHOPPER_CAPTCHA"), 250_000, 20)?,
             // An open page's stream, its fallback polls and "my orders".
             shopper_read: bucket(env, names!("FLASH_SHOPPER_READ"), 100_000, 100)?,
             shopper_page: bucket(env, names!("FLASH_SHOPPER_PAGE"), 500_000, 30)?,

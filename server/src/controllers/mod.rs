@@ -140,6 +140,7 @@ async fn gate(State(s): State<AppState>, req: Request, next: Next) -> Response {
     // Every answer counts, refusals at the door included.
     let label = match classify(uri.path()) {
         Some(Class::Purchase) => "purchase",
+        Some(Class::Captcha) => "captcha",
         Some(Class::Read) => "read",
         Some(Class::Page) => "page",
         None => "other",
@@ -149,9 +150,10 @@ async fn gate(State(s): State<AppState>, req: Request, next: Next) -> Response {
 }
 
 /// Which token bucket a path draws from; `None` for static files, health checks and the ring's
-/// internal calls. It mirrors the routes: `api`'s purchase and captcha routes, the server
-/// functions `/api/purchase`, `/api/captcha*`, and the seed's `/check` are purchases; the rest
-/// of `/api/` (server functions, the JSON API, live streams) reads; anything else a page.
+/// internal calls. It mirrors the routes: `api`'s purchase route, the server function
+/// `/api/purchase` and the seed's `/check` are purchases; the captcha routes and server functions
+/// (`…/captcha`, `…/captcha/verify`, `/api/captcha*`) captchas; the rest of `/api/` (server
+/// functions, the JSON API, live streams) reads; anything else a page.
 pub fn classify(path: &str) -> Option<Class> {
     if path.starts_with("/pkg/")
         || path.starts_with("/img/")
@@ -162,8 +164,10 @@ pub fn classify(path: &str) -> Option<Class> {
         || path.starts_with("/internal/")
     {
         None
-    } else if path == "/check" || path.ends_with("/purchase") || path.contains("/captcha") {
+    } else if path == "/check" || path.ends_with("/purchase") {
         Some(Class::Purchase)
+    } else if path.contains("/captcha") {
+        Some(Class::Captcha)
     } else if path.starts_with("/api/") {
         Some(Class::Read)
     } else {
@@ -184,9 +188,9 @@ async fn admit(s: &AppState, mut req: Request, next: Next) -> Response {
     }
     if let Some(c) = class {
         // The cookie is opened once, here (microseconds); the handlers take the proof from
-        // the request. A purchase-class request without one costs no token: it is a 401.
+        // the request. A purchase or captcha without one costs no token: it is a 401.
         let shopper = s.auth.shopper(req.headers()).ok();
-        if c == Class::Purchase && shopper.is_none() {
+        if matches!(c, Class::Purchase | Class::Captcha) && shopper.is_none() {
             return AppError::Api(ApiError::unauthenticated()).into_response();
         }
         let client = Client::of(shopper.as_ref().map(|u| u.id()), address);
@@ -319,8 +323,9 @@ mod tests {
         assert_eq!(classify("/api/purchase"), Some(Class::Purchase));
         assert_eq!(
             classify("/api/v1/products/3/captcha/verify"),
-            Some(Class::Purchase)
+            Some(Class::Captcha)
         );
+        assert_eq!(classify("/api/captcha_verify"), Some(Class::Captcha));
         assert_eq!(classify("/product/3"), Some(Class::Page));
         assert_eq!(classify("/"), Some(Class::Page));
         assert_eq!(classify("/api/stock"), Some(Class::Read));

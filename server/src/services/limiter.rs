@@ -1,8 +1,9 @@
 //! Token buckets (governor GCRA). The seed's global buckets stay as the backend's protection —
-//! purchase-class routes 1 token/ms with a burst of 1,000, reads and page loads each 1 token/ms
-//! with a burst of 10,000 — and in front of them each client has buckets of its own: the shopper
-//! on a request with a good cookie, else the address (worth `address_share` shoppers). A client
-//! over its share is refused before it takes a token from everyone's bucket, so no single
+//! purchases 1 token/ms with a burst of 1,000, reads and page loads each 1 token/ms with a burst
+//! of 10,000; captchas and their answers, which the seed did not bucket, have one of their own
+//! (burst 20,000, a token each 50 µs: drawn ahead, an answer costs microseconds) — and in
+//! front of them each client has buckets of its own: the shopper on a request with a good
+//! cookie, else the address (worth `address_share` shoppers). A client over its share is refused before it takes a token from everyone's bucket, so no single
 //! client can spend the crowd's budget. Over a limit → 429 `rate_limited` with Retry-After.
 
 use super::clients::Client;
@@ -28,6 +29,8 @@ pub struct Limiters {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
     Purchase,
+    /// A captcha and its answer.
+    Captcha,
     /// API reads: server functions, the JSON API, live streams.
     Read,
     /// HTML page loads.
@@ -36,12 +39,13 @@ pub enum Class {
 
 struct Buckets {
     purchase: Lane,
+    captcha: Lane,
     read: Lane,
     page: Lane,
 }
 
-/// One class's buckets: everyone's, and each client's (no addresses in the purchase class: a
-/// purchase without a login is a 401 before it gets here).
+/// One class's buckets: everyone's, and each client's (no addresses in the purchase and captcha
+/// classes: those steps without a login are a 401 before they get here).
 struct Lane {
     global: DefaultDirectRateLimiter,
     by_user: Keyed<UserId>,
@@ -167,6 +171,7 @@ impl Limiters {
             let (share, max) = (Some(cfg.address_share.max(1)), cfg.max_clients.max(1));
             Arc::new(Buckets {
                 purchase: Lane::new(cfg.purchase, cfg.shopper_purchase, None, max),
+                captcha: Lane::new(cfg.captcha, cfg.shopper_captcha, None, max),
                 read: Lane::new(cfg.read, cfg.shopper_read, share, max),
                 page: Lane::new(cfg.page, cfg.shopper_page, share, max),
             })
@@ -174,7 +179,7 @@ impl Limiters {
         // Keeps the client maps bounded until the last handle is dropped.
         if let Some(b) = &inner {
             super::sweeper::every(Duration::from_secs(10), b, |b| {
-                for lane in [&b.purchase, &b.read, &b.page] {
+                for lane in [&b.purchase, &b.captcha, &b.read, &b.page] {
                     lane.sweep();
                 }
             });
@@ -187,6 +192,7 @@ impl Limiters {
         let Some(b) = &self.inner else { return Ok(()) };
         let lane = match class {
             Class::Purchase => &b.purchase,
+            Class::Captcha => &b.captcha,
             Class::Read => &b.read,
             Class::Page => &b.page,
         };
@@ -196,7 +202,8 @@ impl Limiters {
     /// Clients with a bucket of their own, over all classes.
     pub fn clients(&self) -> usize {
         self.inner.as_ref().map_or(0, |b| {
-            b.purchase.clients() + b.read.clients() + b.page.clients()
+            let lanes = [&b.purchase, &b.captcha, &b.read, &b.page];
+            lanes.iter().map(|l| l.clients()).sum::<usize>()
         })
     }
 }
@@ -225,9 +232,11 @@ mod tests {
         RateLimits {
             enabled: true,
             purchase: b(global),
+            captcha: b(global),
             read: b(global),
             page: b(global),
             shopper_purchase: b(shopper),
+            shopper_captcha: b(shopper),
             shopper_read: b(shopper),
             shopper_page: b(shopper),
             address_share: 2,

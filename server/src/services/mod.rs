@@ -22,6 +22,7 @@ pub mod monitor;
 pub mod operations;
 pub mod peers;
 pub mod pending;
+pub mod priority;
 pub mod product_form;
 pub mod queue;
 pub mod revocations;

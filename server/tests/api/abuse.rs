@@ -67,11 +67,14 @@ async fn an_anonymous_flood_and_a_greedy_shopper_cost_the_others_nothing() {
         }
         all
     };
+    // Purchases with forged passes: each one the door lets through takes a global token.
     let greed = async {
         let mut refused = 0;
         for _ in 0..100 {
-            let path = format!("/api/v1/products/{p}/captcha");
-            let (s, v) = app.post(Some(greedy), &path, json!({})).await;
+            let path = format!("/api/v1/products/{p}/purchase");
+            let (s, v) = app
+                .post(Some(greedy), &path, json!({"pass": "forged"}))
+                .await;
             refused +=
                 usize::from(s == StatusCode::TOO_MANY_REQUESTS && code(&v) == "rate_limited");
         }

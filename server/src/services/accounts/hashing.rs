@@ -1,5 +1,5 @@
-//! Password hashing on a few threads of its own (half the cores: a flood of logins leaves the
-//! rest to the sale), fed through a bounded queue.
+//! Password hashing on a few threads of its own (one per core, a little below normal priority:
+//! under a flood of logins the sale's workers go first), fed through a bounded queue.
 //! Each argon2 hash takes 19 MiB: on tokio's blocking pool (up to 512 threads) a flood of logins
 //! from many addresses ran hundreds at once, and every thread's allocator arena kept its own
 //! copies, so the process grew by gigabytes and never gave them back. Here at most one hash per
@@ -12,11 +12,11 @@ use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
-use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
-/// Hashes waiting per hashing thread: about a second's worth at ~40 ms a hash.
-const QUEUED_PER_THREAD: usize = 32;
+/// Hashes waiting per hashing thread: a second or two's worth at ~20 ms a hash.
+const QUEUED_PER_THREAD: usize = 64;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -25,7 +25,7 @@ pub struct HashPool(SyncSender<Job>);
 
 impl HashPool {
     pub fn new() -> std::io::Result<Self> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self::with(threads, threads * QUEUED_PER_THREAD)
     }
 
@@ -37,15 +37,9 @@ impl HashPool {
             // The threads end when the last `Accounts` (and with it the sender) is dropped.
             std::thread::Builder::new()
                 .name(format!("password-hash-{i}"))
-                .spawn(move || loop {
-                    let job = match rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
-                    }
+                .spawn(move || {
+                    crate::services::priority::give_way(5, "password hasher");
+                    serve(&rx)
                 })?;
         }
         Ok(HashPool(tx))
@@ -72,6 +66,20 @@ impl HashPool {
             Err(TrySendError::Disconnected(_)) => Err(AppError::Internal(anyhow::anyhow!(
                 "password hashing stopped"
             ))),
+        }
+    }
+}
+
+/// Runs jobs until the last sender is gone.
+fn serve(rx: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = match rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return,
         }
     }
 }

@@ -72,7 +72,8 @@ impl Pool {
                 let started = std::thread::Builder::new()
                     .name("captcha-drawer".into())
                     .spawn(move || {
-                        lowest_priority();
+                        // Drawing ahead yields the CPU to everything else.
+                        crate::services::priority::give_way(19, "captcha drawer");
                         fill(pool)
                     });
                 if let Err(e) = started {
@@ -86,15 +87,6 @@ impl Pool {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Drawing>> {
         self.0.ready.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// This thread yields the CPU to every other (Linux: the nice value is per thread).
-fn lowest_priority() {
-    // SAFETY: setpriority only reads its arguments; 0 is the calling thread.
-    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
-    if rc != 0 {
-        tracing::warn!("captcha pool: drawer keeps its CPU priority");
     }
 }
 
