@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const REFRESH: Duration = Duration::from_secs(2);
+const KEEP_AT_LEAST: Duration = Duration::from_secs(30 * 24 * 3600);
 
 #[derive(Clone, Default)]
 pub struct Revocations(Arc<Inner>);
@@ -26,7 +27,9 @@ struct Inner {
 impl Revocations {
     /// Reads the recent revocations and keeps reading them while a handle lives.
     pub async fn load(db: Db, session_ttl: Duration) -> anyhow::Result<Self> {
-        let ttl_ms = i64::try_from(session_ttl.as_millis()).unwrap_or(i64::MAX);
+        // At least 30 days back: cookies sealed before a shorter FLASH_SESSION_TTL_SECS was set
+        // still carry their longer lives.
+        let ttl_ms = i64::try_from(session_ttl.max(KEEP_AT_LEAST).as_millis()).unwrap_or(i64::MAX);
         let revocations = Revocations::default();
         revocations.refresh(&db, ttl_ms).await?;
         let weak = Arc::downgrade(&revocations.0);

@@ -2,6 +2,7 @@
 //! bucket a request spends), proxy lists, and the cross-site check's Host, Origin and Referer.
 
 use super::*;
+use crate::garbage::{body, content_type, cookie_for_http, is_api_error};
 use crate::pass::any_text;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use server::controllers::security;
@@ -136,5 +137,38 @@ proptest! {
         if path == "/metrics" {
             prop_assert_eq!(status, StatusCode::OK);
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(http_config(300))]
+
+    /// Garbage at the door's own routes — login, registration, the admin's revocation — with
+    /// arbitrary bodies, content types and cookies: a 4xx in the API's error shape (a shopper's
+    /// cookie revokes nothing), never a 5xx, and never a login for garbage.
+    #[test]
+    fn the_doors_own_routes_answer_4xx_to_garbage(
+        route in prop::sample::select(vec!["/api/v1/login", "/api/v1/register", "/api/v1/admin/revocations"]),
+        body in body(),
+        content_type in content_type(),
+        cookie in cookie_for_http(&crate::http::server().cookie),
+    ) {
+        let s = crate::http::server();
+        let (status, text) = s.rt.block_on(async {
+            let mut b = s.http.post(format!("{}{route}", s.base)).body(body);
+            for (k, v) in [("content-type", content_type.as_ref()), ("cookie", cookie.as_ref())] {
+                if let Some(v) = v.and_then(|v| HeaderValue::from_str(v).ok()) {
+                    b = b.header(k, v);
+                }
+            }
+            let resp = b.send().await.expect("the server answers");
+            (resp.status(), resp.text().await.unwrap_or_default())
+        });
+        // A random body could spell a valid new name and password: registration may succeed.
+        if route == "/api/v1/register" && status == StatusCode::CREATED {
+            return Ok(());
+        }
+        prop_assert!(status.is_client_error(), "{} {} {}", route, status, text);
+        prop_assert!(is_api_error(&text), "not the error shape: {}", text);
     }
 }
