@@ -64,14 +64,7 @@ pub async fn insert(db: &Db, p: &NewProduct<'_>, now: i64) -> Result<i64, sqlx::
         "INSERT INTO products (name, price_cents, image, stock, sale_start, sale_end, created_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?){returning}"
     );
-    let query = sqlx::query(&sql)
-        .bind(p.name)
-        .bind(p.price_cents)
-        .bind(p.image)
-        .bind(p.stock)
-        .bind(p.sale_start)
-        .bind(p.sale_end)
-        .bind(now);
+    let query = bind_fields(sqlx::query(&sql), p).bind(now);
     match db.kind {
         DbKind::Sqlite => col(&query.fetch_one(&db.pool).await?, "id"),
         DbKind::MySql => query
@@ -160,23 +153,31 @@ pub enum Change {
     BelowCommitted(i64),
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// A product's own columns, in the order the insert and the update name them.
+fn bind_fields<'q>(query: AnyQuery<'q>, p: &NewProduct<'q>) -> AnyQuery<'q> {
+    query
+        .bind(p.name)
+        .bind(p.price_cents)
+        .bind(p.image)
+        .bind(p.stock)
+        .bind(p.sale_start)
+        .bind(p.sale_end)
+}
+
 /// Edits a product; the stock may not drop below the units already sold or leased out.
 pub async fn update(db: &Db, id: i64, p: &NewProduct<'_>) -> Result<Change, sqlx::Error> {
-    let done = sqlx::query(
+    let update = sqlx::query(
         "UPDATE products SET name = ?, price_cents = ?, image = ?, stock = ?, sale_start = ?, \
          sale_end = ? WHERE id = ? AND leased <= ? AND sold <= ?",
-    )
-    .bind(p.name)
-    .bind(p.price_cents)
-    .bind(p.image)
-    .bind(p.stock)
-    .bind(p.sale_start)
-    .bind(p.sale_end)
-    .bind(id)
-    .bind(p.stock)
-    .bind(p.stock)
-    .execute(&db.pool)
-    .await?;
+    );
+    let done = bind_fields(update, p)
+        .bind(id)
+        .bind(p.stock)
+        .bind(p.stock)
+        .execute(&db.pool)
+        .await?;
     if done.rows_affected() > 0 {
         return Ok(Change::Done);
     }

@@ -58,13 +58,7 @@ async fn register_login_authenticated_request_tamper_and_logout() {
         .unwrap();
     assert_eq!(me["name"], "dora_1");
     assert_eq!(me["role"], "shopper");
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = crate::helpers::set_cookie(&r);
 
     // One changed character anywhere in the value: 401.
     let value = cookie.trim_start_matches("flash_auth=");

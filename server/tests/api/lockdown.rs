@@ -2,7 +2,7 @@
 //! and configurations that do not start.
 
 use crate::abuse::{from, register};
-use crate::helpers::{code, spawn_app, Shopper};
+use crate::helpers::{code, spawn_app};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
@@ -85,22 +85,7 @@ async fn revoked_logins_stop_counting() {
     let app = spawn_app(&[]).await;
     let admin = app.admin().await;
     let name = register(&app, "a-long-password").await;
-    let body = json!({"name": name, "password": "a-long-password"});
-    let r = app
-        .http
-        .post(app.url("/api/v1/login"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let me = Shopper { id: 0, cookie };
+    let me = app.login(&name, "a-long-password").await;
     assert_eq!(app.get(Some(&me), "/api/v1/me").await.0, StatusCode::OK);
     // Logins count from their millisecond on: let this one be older than the revocation.
     tokio::time::sleep(Duration::from_millis(5)).await;
@@ -138,26 +123,8 @@ async fn revoked_logins_stop_counting() {
     );
     // A login after the revocation counts.
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let r = app
-        .http
-        .post(app.url("/api/v1/login"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    assert_eq!(
-        app.get(Some(&Shopper { id: 0, cookie }), "/api/v1/me")
-            .await
-            .0,
-        StatusCode::OK
-    );
+    let again = app.login(&name, "a-long-password").await;
+    assert_eq!(app.get(Some(&again), "/api/v1/me").await.0, StatusCode::OK);
 }
 
 /// `server serve` / `server node` refuse to start where the defaults would fail open.

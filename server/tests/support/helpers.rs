@@ -322,6 +322,18 @@ impl TestApp {
         .await
     }
 
+    /// `POST /api/v1/login`: the shopper its `Set-Cookie` carries (id unknown: 0).
+    pub async fn login(&self, name: &str, password: &str) -> Shopper {
+        let body = json!({"name": name, "password": password});
+        let r = self.http.post(self.url("/api/v1/login")).json(&body);
+        let r = r.send().await.expect("login");
+        assert_eq!(r.status(), StatusCode::OK, "login of {name}");
+        Shopper {
+            id: 0,
+            cookie: set_cookie(&r),
+        }
+    }
+
     pub async fn buy(&self, s: &Shopper, product_id: i64) -> (StatusCode, Value) {
         let pass = self.pass(s, product_id).await;
         self.purchase(s, product_id, &pass).await
@@ -331,6 +343,12 @@ impl TestApp {
 pub struct Shopper {
     pub id: i64,
     pub cookie: String,
+}
+
+/// The `name=value` of an answer's `Set-Cookie`.
+pub fn set_cookie(r: &reqwest::Response) -> String {
+    let header = r.headers()["set-cookie"].to_str().expect("ascii cookie");
+    header.split(';').next().unwrap_or_default().to_string()
 }
 
 async fn answer(resp: reqwest::Response) -> (StatusCode, Value) {
