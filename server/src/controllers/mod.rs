@@ -131,14 +131,15 @@ fn route_list() -> &'static [AxumRouteListing] {
 async fn gate(State(s): State<AppState>, req: Request, next: Next) -> Response {
     // A `Uri` clone shares its bytes: nothing is copied unless it is logged.
     let (method, uri) = (req.method().clone(), req.uri().clone());
-    let (mut resp, failure) = error::watch(admit(&s, req, next)).await;
+    let class = classify(uri.path());
+    let (mut resp, failure) = error::watch(admit(&s, class, req, next)).await;
     if let Some(detail) = failure {
         let (route, status) = (uri.path(), resp.status().as_u16());
         tracing::error!(%method, route, status, error = %detail, "internal error");
     }
     security::add_headers(resp.headers_mut());
     // Every answer counts, refusals at the door included.
-    let label = match classify(uri.path()) {
+    let label = match class {
         Some(Class::Purchase) => "purchase",
         Some(Class::Captcha) => "captcha",
         Some(Class::Read) => "read",
@@ -175,11 +176,10 @@ pub fn classify(path: &str) -> Option<Class> {
     }
 }
 
-async fn admit(s: &AppState, mut req: Request, next: Next) -> Response {
+async fn admit(s: &AppState, class: Option<Class>, mut req: Request, next: Next) -> Response {
     if security::refused(&req) {
         return AppError::code(ErrorCode::Forbidden, "cross-site request refused").into_response();
     }
-    let class = classify(req.uri().path());
     let client_addr: Option<ClientAddr> = (req.extensions().get::<ConnectInfo<SocketAddr>>())
         .map(|c| s.proxies.client(c.0.ip(), req.headers()));
     let address = client_addr.map(|a| a.ip);

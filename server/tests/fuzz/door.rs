@@ -143,12 +143,13 @@ proptest! {
 proptest! {
     #![proptest_config(http_config(300))]
 
-    /// Garbage at the door's own routes — login, registration, the admin's revocation — with
+    /// Garbage at the door's own routes — login, registration, the admin's revocation (its JSON
+    /// route and its server function) — with
     /// arbitrary bodies, content types and cookies: a 4xx in the API's error shape (a shopper's
     /// cookie revokes nothing), never a 5xx, and never a login for garbage.
     #[test]
     fn the_doors_own_routes_answer_4xx_to_garbage(
-        route in prop::sample::select(vec!["/api/v1/login", "/api/v1/register", "/api/v1/admin/revocations"]),
+        route in prop::sample::select(vec!["/api/v1/login", "/api/v1/register", "/api/v1/admin/revocations", "/api/admin/revoke_logins"]),
         body in body(),
         content_type in content_type(),
         cookie in cookie_for_http(&crate::http::server().cookie),
