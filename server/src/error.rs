@@ -70,7 +70,15 @@ impl From<ApiError> for AppError {
 }
 
 impl From<sqlx::Error> for AppError {
+    /// A database that is down or too slow is a 503 the client may retry; anything else a 500.
     fn from(e: sqlx::Error) -> Self {
+        if crate::repositories::db::is_unavailable(&e) {
+            tracing::warn!(error = %e, "database unavailable");
+            return AppError::code(
+                ErrorCode::Unavailable,
+                "the database is not answering: please try again in a moment",
+            );
+        }
         AppError::Internal(e.into())
     }
 }

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod metrics;
 pub mod processes;
 pub mod repositories;
+pub mod serve;
 pub mod services;
 pub mod startup;
 pub mod telemetry;

@@ -1,10 +1,11 @@
 use clap::{Parser, Subcommand};
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use server::config::Config;
-use server::repositories::{blacklist, products, users, Db};
+use server::repositories::{blacklist, leases, users, Db};
+use server::services::queue::rabbit::{self, dead, Topology};
 use server::startup::{leptos_options, shutdown_signal, Application};
 
 #[derive(Parser)]
@@ -33,10 +34,24 @@ enum Command {
         #[command(subcommand)]
         action: BlacklistAction,
     },
-    /// Recompute sold and leased stock from committed orders (run with the sale stopped).
+    /// Store the orders still queued, then recount sold and leased stock: what dead owners held
+    /// and did not sell goes back (safe during a sale: live owners keep their leases).
     Reconcile,
     /// Log a user out everywhere: their logins so far stop counting (within seconds on every node).
     Revoke { user_id: i64 },
+    /// The dead-letter queue (`<FLASH_QUEUE>.dead`): orders that could not be written.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqAction {
+    /// Each dead message as a JSON line: its orders, the reason, the tries (left in the queue).
+    List,
+    /// Move the dead messages back to the order queue, their tries forgotten.
+    Replay,
 }
 
 #[derive(Subcommand)]
@@ -118,9 +133,39 @@ async fn main() -> anyhow::Result<()> {
             println!("user {user_id}: every login so far revoked");
             Ok(())
         }
+        Command::Dlq { action } => {
+            let topology = Topology::from_config(&cfg)
+                .ok_or_else(|| anyhow::anyhow!("AMQP_URL must be set for the dead-letter queue"))?;
+            match action {
+                DlqAction::List => {
+                    for letter in dead::list(&topology).await? {
+                        println!("{}", serde_json::to_string(&letter)?);
+                    }
+                }
+                DlqAction::Replay => {
+                    let done = dead::replay(&topology).await?;
+                    println!(
+                        "{} messages back in {}, {} undecodable left in {}",
+                        done.moved,
+                        topology.queue,
+                        done.kept,
+                        topology.dead_letter()
+                    );
+                }
+            }
+            Ok(())
+        }
         Command::Reconcile => {
             let db = Db::connect(cfg.database_url()).await?;
-            let n = products::reconcile(&db).await?;
+            if let Some(url) = cfg.amqp_url() {
+                let topology = Topology {
+                    url: url.to_string(),
+                    queue: cfg.queue_name.clone(),
+                };
+                let n = rabbit::drain(&db, &topology).await?;
+                println!("drained: {n} queued messages stored first");
+            }
+            let n = leases::reconcile(&db, server::now_ms()).await?;
             println!("reconciled: {n} products had leased but unsold units returned");
             Ok(())
         }

@@ -23,6 +23,7 @@ struct Inner {
     latency: Histogram,
     pub_orders: IntCounter,
     confirmed_orders: IntCounter,
+    dead_letters: IntCounter,
     stock_left: IntGaugeVec,
     queue_depth: IntGaugeVec,
     entries: IntGaugeVec,
@@ -60,6 +61,10 @@ fn build() -> Result<Inner, prometheus::Error> {
         "orders_confirmed_total",
         "Orders written to the database by this process's consumer",
     )?;
+    let dead_letters = IntCounter::new(
+        "dead_letters_total",
+        "Order messages this process's consumer sent to the dead-letter queue",
+    )?;
     let stock_left = IntGaugeVec::new(
         Opts::new("stock_left", "Units left per product"),
         &["product"],
@@ -83,6 +88,7 @@ fn build() -> Result<Inner, prometheus::Error> {
     registry.register(Box::new(latency.clone()))?;
     registry.register(Box::new(pub_orders.clone()))?;
     registry.register(Box::new(confirmed_orders.clone()))?;
+    registry.register(Box::new(dead_letters.clone()))?;
     registry.register(Box::new(stock_left.clone()))?;
     registry.register(Box::new(queue_depth.clone()))?;
     registry.register(Box::new(entries.clone()))?;
@@ -93,6 +99,7 @@ fn build() -> Result<Inner, prometheus::Error> {
         latency,
         pub_orders,
         confirmed_orders,
+        dead_letters,
         stock_left,
         queue_depth,
         entries,
@@ -134,6 +141,11 @@ impl Metrics {
                 }
             };
         }
+    }
+
+    /// A message the consumer could not read, or orders it could not write, dead-lettered.
+    pub fn dead_lettered(&self) {
+        self.0.dead_letters.inc();
     }
 
     pub fn confirmed(&self, n: u64) {

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::controllers::internal;
 use crate::repositories::Db;
 use crate::services::queue::rabbit::{self, Topology};
-use crate::services::stock::Stock;
+use crate::services::stock::{tenure_name, Owner, Stock};
 use axum::routing::get;
 use secrecy::ExposeSecret;
 use std::future::Future;
@@ -26,12 +26,14 @@ impl StockOwner {
             anyhow::anyhow!("FLASH_INTERNAL_SECRET must be set: nodes authenticate with it")
         })?;
         let db = Db::connect(cfg.database_url()).await?;
-        let stock = Stock::new(db, cfg.stock_block);
-        let router = internal::stock_router(stock.clone(), secret.expose_secret())
+        let listener = TcpListener::bind(cfg.bind).await?;
+        let name = tenure_name("stock", listener.local_addr()?);
+        let stock = Stock::start(db, cfg.stock_block, name).await?;
+        let router = internal::stock_router(Owner::new(stock.clone()), secret.expose_secret())
             .route("/healthz", get(|| async { "ok" }))
             .layer(tower_http::limit::RequestBodyLimitLayer::new(4096));
         Ok(StockOwner {
-            listener: TcpListener::bind(cfg.bind).await?,
+            listener,
             router,
             stock,
         })
@@ -46,9 +48,7 @@ impl StockOwner {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        crate::serve::serve(self.listener, self.router, shutdown).await;
         self.stock.release_all().await?;
         tracing::info!("stock owner stopped; unsold leases returned");
         Ok(())

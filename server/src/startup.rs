@@ -4,7 +4,7 @@
 use crate::config::{Bucket, Config};
 use crate::controllers::{self, AppState, Shared};
 use crate::now_ms;
-use crate::repositories::{demo, products, Db, DbKind};
+use crate::repositories::{demo, leases, orders, Db};
 use crate::services::accounts::{hash_password, Accounts};
 use crate::services::assets::Assets;
 use crate::services::auth::Authenticator;
@@ -19,11 +19,11 @@ use crate::services::live::Live;
 use crate::services::monitor::{Monitor, Watched};
 use crate::services::operations::{Operations, Reaches};
 use crate::services::peers::Peers;
-use crate::services::queue::rabbit::{self, RabbitQueue, Topology};
+use crate::services::queue::rabbit::{self, dead::DeadLetters, RabbitQueue, Topology};
 use crate::services::queue::{EmbeddedQueue, OrderQueue};
 use crate::services::revocations::Revocations;
 use crate::services::sale::{LocalSale, Sale, SaleStages};
-use crate::services::stock::{RemoteStock, Stock, StockControl};
+use crate::services::stock::{tenure_name, RemoteStock, Stock, StockControl};
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 use secrecy::ExposeSecret;
@@ -66,17 +66,6 @@ impl Application {
         if cfg.demo_data && demo::seed(&db, now_ms(), hash_password).await? {
             tracing::info!("seeded demo data: shopper alice / admin admin (see README)");
         }
-        if db.kind == DbKind::Sqlite && cfg.amqp_url.is_none() {
-            // One process owns an SQLite file and nothing is in flight before it starts: leases
-            // stranded by a crash can safely go back to stock.
-            let n = products::reconcile(&db).await?;
-            if n > 0 {
-                tracing::info!(
-                    products = n,
-                    "returned leased but unsold stock after a restart"
-                );
-            }
-        }
         let previous: Vec<String> = cfg
             .previous_secrets
             .iter()
@@ -94,13 +83,28 @@ impl Application {
         let (queue, queue_task, consumer) = start_queue(&cfg, &db, &metrics).await?;
         let catalog = Catalog::new(db.clone(), cfg.preview.as_millis() as i64);
         let blacklist = Blacklist::load(db.clone()).await?;
-        let stock = stock_control(&cfg, &db)?;
+        let listener = TcpListener::bind(cfg.bind).await?;
+        let stock = stock_control(&cfg, &db, listener.local_addr()?).await?;
+        if cfg.amqp_url.is_none() {
+            // No queue can hold orders of earlier runs: what dead tenures held and did not sell
+            // (this process's last run, after a crash) goes back to stock.
+            let n = leases::reconcile(&db, now_ms()).await?;
+            if n > 0 {
+                tracing::info!(
+                    products = n,
+                    "returned leased but unsold stock of dead owners"
+                );
+            }
+        }
         let live = Live::new(catalog.clone(), db.clone(), cfg.live.clone());
+        let cooldown = Cooldown::new(cfg.user_interval);
+        let since = now_ms() - cfg.user_interval.as_millis() as i64;
+        cooldown.seed(orders::buyers_since(&db, since).await?);
         let local = LocalSale::new(SaleStages {
             db: db.clone(),
             catalog: catalog.clone(),
             blacklist: blacklist.clone(),
-            cooldown: Cooldown::new(cfg.user_interval),
+            cooldown,
             captchas: Captchas::new(
                 cfg.secret.expose_secret(),
                 cfg.captcha_ttl.as_millis() as i64,
@@ -111,6 +115,7 @@ impl Application {
                 Pool::new(cfg.captcha_pool, cfg.captcha_drawers),
                 cfg.captcha_real_drawings,
             )
+            .remembering_since(now_ms())
             .limited(cfg.rate_limits.enabled.then_some(Bucket {
                 period: cfg.door.captcha_period,
                 burst: cfg.door.captcha_burst,
@@ -132,6 +137,7 @@ impl Application {
                     blacklist,
                     revocations,
                     metrics: metrics.clone(),
+                    dead_letters: DeadLetters::new(Topology::from_config(&cfg)),
                 },
             ),
             monitor: Monitor::new(
@@ -164,7 +170,6 @@ impl Application {
                 .clone()
                 .filter(|_| cfg.cluster.nodes.len() > 1),
         }));
-        let listener = TcpListener::bind(cfg.bind).await?;
         Ok(Application {
             listener,
             router: controllers::router(state),
@@ -193,7 +198,6 @@ impl Application {
             queue_task,
             consumer,
         } = self;
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
         // The last queue handle goes with the router's services: then the batcher writes what it
         // holds and ends.
         // Open pages' streams never end by themselves: the server would wait for them.
@@ -201,14 +205,14 @@ impl Application {
             shutdown.await;
             live.close();
         };
-        axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        crate::serve::serve(listener, router, shutdown).await;
         if tokio::time::timeout(Duration::from_secs(30), queue_task)
             .await
             .is_err()
         {
-            tracing::error!("order queue did not drain within 30 s");
+            tracing::error!(
+                "order queue did not drain within 30 s: pending orders may be unconfirmed"
+            );
         }
         if let Some((stop, task)) = consumer {
             let _ = stop.send(true);
@@ -220,14 +224,19 @@ impl Application {
     }
 }
 
-/// Its own leases, or the `stock` processes of `FLASH_STOCK_NODES`.
-fn stock_control(cfg: &Config, db: &Db) -> anyhow::Result<StockControl> {
+/// Its own leases (a tenure named after the address it serves), or the `stock` processes of
+/// `FLASH_STOCK_NODES`.
+async fn stock_control(cfg: &Config, db: &Db, at: SocketAddr) -> anyhow::Result<StockControl> {
     let owners = cfg.cluster.stock_nodes.clone();
     match cfg.cluster.internal_secret.as_ref() {
         Some(secret) if !owners.is_empty() => Ok(StockControl::Remote(RemoteStock::new(
             Peers::new(owners, secret.expose_secret(), cfg.cluster.peer_timeout)?,
         ))),
-        _ => Ok(StockControl::Local(Stock::new(db.clone(), cfg.stock_block))),
+        _ => {
+            let name = tenure_name("serve", at);
+            let stock = Stock::start(db.clone(), cfg.stock_block, name).await?;
+            Ok(StockControl::Local(stock))
+        }
     }
 }
 
@@ -243,7 +252,7 @@ async fn consume_on_own_pool(
     let db = loop {
         match Db::open(&url).await {
             Ok(db) => break db,
-            Err(e) if !*stopped.borrow() => {
+            Err(e) if !*stopped.borrow() && stopped.has_changed().is_ok() => {
                 tracing::warn!(error = %format!("{e:#}"), "order consumer cannot reach the database, retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }

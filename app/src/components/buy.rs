@@ -112,7 +112,7 @@ pub fn BuyPanel(product_id: i64, live: LiveProduct) -> impl IntoView {
                     match purchase(product_id, pass.pass).await {
                         Ok(outcome) => {
                             notice.set(Some(queued_or_confirmed(outcome.status)));
-                            if outcome.status == OrderStatus::Queued {
+                            if outcome.status != OrderStatus::Confirmed {
                                 wait_for_confirmation(outcome.order_id, live, notice).await;
                             }
                         }
@@ -199,6 +199,9 @@ pub fn BuyPanel(product_id: i64, live: LiveProduct) -> impl IntoView {
 
 fn queued_or_confirmed(status: OrderStatus) -> Notice {
     match status {
+        OrderStatus::Pending => Notice::Info(
+            "Order sent: the queue is slow to confirm it, it will be in your orders soon…".into(),
+        ),
         OrderStatus::Queued => Notice::Info("Order queued: waiting for confirmation…".into()),
         OrderStatus::Confirmed => Notice::Success("Order confirmed! It is in your orders.".into()),
     }

@@ -79,6 +79,9 @@ pub struct Dashboard {
     pub queue_depth: i64,
     /// Orders accepted but not yet written by the consumer.
     pub consumer_lag: i64,
+    /// Messages in the dead-letter queue (RabbitMQ; 0 with the embedded queue), -1 when the
+    /// broker does not answer.
+    pub dead_letters: i64,
     pub refusals: Vec<RefusalCount>,
     pub p50_ms: f64,
     pub p99_ms: f64,

@@ -127,6 +127,8 @@ pub struct PurchasePass {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
+    /// Handed to the broker, which did not confirm it in time: resent until it does.
+    Pending,
     Queued,
     Confirmed,
 }
@@ -134,6 +136,7 @@ pub enum OrderStatus {
 impl OrderStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            OrderStatus::Pending => "pending",
             OrderStatus::Queued => "queued",
             OrderStatus::Confirmed => "confirmed",
         }

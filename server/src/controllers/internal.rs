@@ -7,7 +7,7 @@ use super::AppState;
 use crate::error::AppError;
 use crate::services::forward::ROUTE_PATH;
 use crate::services::sale::{Reply, Routed};
-use crate::services::stock::{Stock, Take, TakeReply, UnitRequest, GIVE_BACK_PATH, TAKE_PATH};
+use crate::services::stock::{Owner, TakeReply, UnitRequest, GIVE_BACK_PATH, TAKE_PATH};
 use app::model::ErrorCode;
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -33,12 +33,12 @@ pub fn router(secret: Option<&SecretString>) -> Router<AppState> {
 }
 
 /// A `stock` process: quantity control over HTTP.
-pub fn stock_router(stock: Stock, secret: &str) -> Router {
+pub fn stock_router(owner: Owner, secret: &str) -> Router {
     Router::new()
         .route(TAKE_PATH, post(take))
         .route(GIVE_BACK_PATH, post(give_back))
         .layer(mw::from_fn_with_state(token(secret), authenticate))
-        .with_state(stock)
+        .with_state(owner)
 }
 
 fn token(secret: &str) -> Arc<[u8]> {
@@ -68,16 +68,15 @@ async fn route(State(s): State<AppState>, Body(routed): Body<Routed>) -> Json<Re
 }
 
 async fn take(
-    State(stock): State<Stock>,
+    State(owner): State<Owner>,
     Body(req): Body<UnitRequest>,
 ) -> Result<Json<TakeReply>, AppError> {
-    let taken = stock.take(req.product_id, crate::now_ms()).await?;
-    Ok(Json(TakeReply {
-        taken: taken == Take::Taken,
-    }))
+    let now = crate::now_ms();
+    let reply = owner.take(req.product_id, req.user_id, req.order_id, now);
+    Ok(Json(reply.await?))
 }
 
-async fn give_back(State(stock): State<Stock>, Body(req): Body<UnitRequest>) -> Json<bool> {
-    stock.give_back(req.product_id);
-    Json(true)
+/// `true` when the unit came back; `false` when it was never taken here or came back before.
+async fn give_back(State(owner): State<Owner>, Body(req): Body<UnitRequest>) -> Json<bool> {
+    Json(owner.give_back(req.order_id, crate::now_ms()))
 }

@@ -143,6 +143,33 @@ pub fn is_retryable(e: &sqlx::Error) -> bool {
     }
 }
 
+/// The longest a purchase waits for one database call: a stalled database must not hold a
+/// shopper, and what they hold, without end. Only for calls that are safe to drop halfway (reads,
+/// and writes that finish on a task of their own).
+pub const PURCHASE_WAIT: Duration = Duration::from_secs(3);
+
+/// `call`, or a timed-out I/O error after `PURCHASE_WAIT` (answered 503, see `error.rs`).
+pub async fn in_time<T>(
+    call: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, sqlx::Error> {
+    let slow = || {
+        let why = format!("no answer within {} s", PURCHASE_WAIT.as_secs());
+        sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, why))
+    };
+    tokio::time::timeout(PURCHASE_WAIT, call)
+        .await
+        .unwrap_or_else(|_| Err(slow()))
+}
+
+/// Whether the error says the database could not be reached or did not answer in time (rather
+/// than refused a statement).
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+    )
+}
+
 /// Runs `f` again (a few times, backing off) while it fails with a retryable error.
 pub async fn retrying<T, F, Fut>(mut f: F) -> Result<T, sqlx::Error>
 where

@@ -6,6 +6,7 @@ pub mod db;
 pub mod demo;
 #[cfg(test)]
 pub mod fixture;
+pub mod leases;
 pub mod orders;
 pub mod products;
 pub mod users;

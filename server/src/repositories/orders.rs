@@ -1,6 +1,14 @@
+mod failure;
+mod recent;
+
+pub use failure::WriteError;
+pub use recent::{buyers_since, latest_since};
+
 use super::db::col;
 use super::{Db, DbKind};
 use app::model::{Order, OrderStatus};
+use failure::missing_products;
+use sqlx::error::ErrorKind;
 use sqlx::Executor;
 use std::collections::{BTreeMap, HashSet};
 
@@ -13,6 +21,9 @@ pub struct NewOrder {
     pub product_id: i64,
     pub user_id: i64,
     pub created_at: i64,
+    /// The tenure whose lease the unit came from (see `leases`); 0 in messages from before.
+    #[serde(default)]
+    pub lease_owner: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +42,9 @@ const MYSQL_ROWS_PER_INSERT: usize = 2_000;
 
 /// Writes a batch in ONE transaction: multi-row `INSERT IGNORE`s grouped by product, `sold`
 /// raised by exactly the rows that went in. Safe to repeat: a redelivered order is `Stored`
-/// again without counting twice.
-pub async fn write_batch(db: &Db, orders: &[NewOrder]) -> Result<Vec<Written>, sqlx::Error> {
+/// again without counting twice. An order for a product that is gone fails the batch
+/// (`WriteError::NoProduct`): the ignore is for the unique keys only.
+pub async fn write_batch(db: &Db, orders: &[NewOrder]) -> Result<Vec<Written>, WriteError> {
     if orders.is_empty() {
         return Ok(Vec::new());
     }
@@ -45,13 +57,13 @@ pub async fn write_batch(db: &Db, orders: &[NewOrder]) -> Result<Vec<Written>, s
         // Take the product rows first, in id order: the foreign-key checks of the inserts would
         // take shared locks that the `sold` update then has to upgrade — InnoDB's classic deadlock
         // with a concurrent lease.
-        let marks = vec!["?"; by_product.len()].join(", ");
-        let sql = format!("SELECT id FROM products WHERE id IN ({marks}) ORDER BY id FOR UPDATE");
-        let mut q = sqlx::query(&sql);
-        for id in by_product.keys() {
-            q = q.bind(*id);
+        // The same read tells the products that are gone: `INSERT IGNORE` would turn their
+        // foreign-key errors into warnings, and the orders into "duplicates".
+        let missing =
+            missing_products(&mut tx, by_product.keys(), " ORDER BY id FOR UPDATE").await?;
+        if !missing.is_empty() {
+            return Err(WriteError::NoProduct(missing));
         }
-        q.fetch_all(&mut *tx).await?;
     }
     let rows_per_insert = match db.kind {
         DbKind::MySql => MYSQL_ROWS_PER_INSERT,
@@ -62,7 +74,18 @@ pub async fn write_batch(db: &Db, orders: &[NewOrder]) -> Result<Vec<Written>, s
         let mut inserted = 0u64;
         for chunk in group.chunks(rows_per_insert) {
             let sql = insert_sql(db, chunk);
-            inserted += tx.execute(sql.as_str()).await?.rows_affected();
+            inserted += match tx.execute(sql.as_str()).await {
+                Ok(done) => done.rows_affected(),
+                // SQLite's `OR IGNORE` leaves foreign keys alone: the error names no row.
+                Err(sqlx::Error::Database(d)) if d.kind() == ErrorKind::ForeignKeyViolation => {
+                    let missing = missing_products(&mut tx, by_product.keys(), "").await?;
+                    if missing.is_empty() {
+                        return Err(sqlx::Error::Database(d).into());
+                    }
+                    return Err(WriteError::NoProduct(missing));
+                }
+                Err(e) => return Err(e.into()),
+            };
         }
         if inserted > 0 {
             sqlx::query("UPDATE products SET sold = sold + ? WHERE id = ?")
@@ -108,22 +131,18 @@ pub async fn write_batch(db: &Db, orders: &[NewOrder]) -> Result<Vec<Written>, s
         .collect())
 }
 
-/// The rows as literal values rather than bound ones: each batch has its own row count, so a
-/// prepared statement per count was prepared (a round trip and a parse of thousands of
-/// placeholders) for nearly every batch; a plain query is one round trip. Only integers and
-/// UUIDs (hyphenated hex) are written into the SQL.
 /// Tries of one batch before `commit` gives up.
 const ATTEMPTS: u32 = 5;
 
-/// Commits a batch with `write_batch`, retrying transient failures with backoff; an error means
-/// nothing of the batch was written.
-pub async fn commit(db: &Db, batch: &[NewOrder]) -> Result<Vec<Written>, sqlx::Error> {
+/// Commits a batch with `write_batch`, retrying other than permanent failures with backoff; an
+/// error means nothing of the batch was written.
+pub async fn commit(db: &Db, batch: &[NewOrder]) -> Result<Vec<Written>, WriteError> {
     let mut delay = std::time::Duration::from_millis(20);
     let mut attempt = 1;
     loop {
         match write_batch(db, batch).await {
             Ok(done) => return Ok(done),
-            Err(e) if attempt < ATTEMPTS => {
+            Err(e) if attempt < ATTEMPTS && !e.is_permanent() => {
                 tracing::warn!(error = %e, attempt, size = batch.len(), "order batch failed, retrying");
                 tokio::time::sleep(delay).await;
                 delay *= 2;
@@ -134,24 +153,32 @@ pub async fn commit(db: &Db, batch: &[NewOrder]) -> Result<Vec<Written>, sqlx::E
     }
 }
 
+/// The rows as literal values rather than bound ones: each batch has its own row count, so a
+/// prepared statement per count was prepared (a round trip and a parse of thousands of
+/// placeholders) for nearly every batch; a plain query is one round trip. Only integers and
+/// UUIDs (hyphenated hex) are written into the SQL.
 fn insert_sql(db: &Db, chunk: &[&NewOrder]) -> String {
     use std::fmt::Write;
     let status = OrderStatus::Confirmed.as_str();
     let mut sql = format!(
-        "{} INTO orders (id, product_id, user_id, status, created_at) VALUES ",
+        "{} INTO orders (id, product_id, user_id, status, created_at, lease_owner) VALUES ",
         db.insert_ignore()
     );
     sql.reserve(chunk.len() * 80);
     for (i, o) in chunk.iter().enumerate() {
         let sep = if i == 0 { "" } else { ", " };
-        let (id, product, user, at) = (
+        let (id, product, user, at, lease) = (
             o.order_id.hyphenated(),
             o.product_id,
             o.user_id,
             o.created_at,
+            o.lease_owner,
         );
         // Writing to a String cannot fail.
-        let _ = write!(sql, "{sep}('{id}', {product}, {user}, '{status}', {at})");
+        let _ = write!(
+            sql,
+            "{sep}('{id}', {product}, {user}, '{status}', {at}, {lease})"
+        );
     }
     sql
 }
@@ -325,6 +352,7 @@ mod tests {
             product_id: product,
             user_id,
             created_at: 1,
+            lease_owner: 0,
         };
         let first = vec![order(ids[0]), order(ids[1])];
         assert_eq!(
@@ -342,7 +370,11 @@ mod tests {
             product_id: product + 1_000,
             ..order(ids[2])
         };
-        assert!(write_batch(&db, &[order(ids[2]), orphan]).await.is_err());
+        let refused = write_batch(&db, &[order(ids[2]), orphan]).await;
+        assert!(
+            matches!(&refused, Err(e @ WriteError::NoProduct(p)) if *p == [product + 1_000] && e.is_permanent()),
+            "{refused:?}"
+        );
         assert_eq!(tally(&db, product).await.unwrap(), (2, 2));
         let sold = products::get(&db, product).await.unwrap().unwrap().sold;
         assert_eq!(sold, 2);
@@ -356,7 +388,13 @@ mod tests {
         let id = uuid::Uuid::now_v7();
         let text = format!(r#"{{"order_id":"{id}","product_id":1,"user_id":2,"created_at":3}}"#);
         let order: NewOrder = serde_json::from_str(&text).unwrap();
-        assert_eq!(order.order_id, id);
+        assert_eq!(
+            (order.order_id, order.lease_owner),
+            (id, 0),
+            "older messages still read"
+        );
+        let text = text.replace('}', r#","lease_owner":9}"#);
+        let order: NewOrder = serde_json::from_str(&text).unwrap();
         assert_eq!(serde_json::to_string(&order).unwrap(), text);
     }
 }

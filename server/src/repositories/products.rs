@@ -75,77 +75,6 @@ pub async fn insert(db: &Db, p: &NewProduct<'_>, now: i64) -> Result<i64, sqlx::
     }
 }
 
-/// Leases up to `want` units to a stock owner: a compare-and-set on `leased` bounded by `stock`,
-/// so that several owners together can never lease more than `stock`. Returns how many were
-/// granted (0 = none left).
-pub async fn lease(db: &Db, id: i64, want: i64) -> Result<i64, sqlx::Error> {
-    super::db::retrying(|| lease_once(db, id, want)).await
-}
-
-async fn lease_once(db: &Db, id: i64, want: i64) -> Result<i64, sqlx::Error> {
-    loop {
-        let Some(row) = sqlx::query("SELECT stock, leased FROM products WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&db.pool)
-            .await?
-        else {
-            return Ok(0);
-        };
-        let (stock, leased): (i64, i64) = (col(&row, "stock")?, col(&row, "leased")?);
-        let grant = want.min(stock - leased);
-        if grant <= 0 {
-            return Ok(0);
-        }
-        if take(db, id, leased, grant).await? {
-            return Ok(grant);
-        }
-    }
-}
-
-/// Adds `grant` to `leased` if it is still `seen` and the result stays within the stock as it is
-/// now: an admin may have lowered it since it was read, and MySQL before 8.0.16 ignores CHECK.
-async fn take(db: &Db, id: i64, seen: i64, grant: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE products SET leased = leased + ? \
-         WHERE id = ? AND leased = ? AND leased + ? <= stock",
-    )
-    .bind(grant)
-    .bind(id)
-    .bind(seen)
-    .bind(grant)
-    .execute(&db.pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Hands unsold leased units back (graceful shutdown of a stock owner).
-pub async fn release(db: &Db, id: i64, units: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE products SET leased = leased - ? WHERE id = ? AND leased - ? >= sold")
-        .bind(units)
-        .bind(id)
-        .bind(units)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
-}
-
-/// After a crash: recounts `sold` from committed orders and takes back every lease that was not
-/// sold. Only safe while no stock owner and no queued order is in flight.
-pub async fn reconcile(db: &Db) -> Result<u64, sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
-    sqlx::query(
-        "UPDATE products SET sold = (SELECT COUNT(*) FROM orders WHERE orders.product_id = products.id)",
-    )
-    .execute(&mut *tx)
-    .await?;
-    let changed = sqlx::query("UPDATE products SET leased = sold WHERE leased <> sold")
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    tx.commit().await?;
-    Ok(changed)
-}
-
 pub enum Change {
     Done,
     NotFound,
@@ -191,16 +120,34 @@ pub async fn update(db: &Db, id: i64, p: &NewProduct<'_>) -> Result<Change, sqlx
     })
 }
 
-/// Deletes a product that has no orders; `false` when it has some (or does not exist).
-pub async fn delete_unsold(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
+pub enum Deleted {
+    Done,
+    NotFound,
+    /// It has orders in the table.
+    HasOrders,
+    /// Units leased beyond those sold: held by stock owners, or in orders still queued.
+    UnitsOut(i64),
+}
+
+/// Deletes a product that has no orders and no units out: a unit leased and not sold is at a
+/// stock owner or in an order on its way to the table, which would then have no product.
+pub async fn delete_unsold(db: &Db, id: i64) -> Result<Deleted, sqlx::Error> {
     let done = sqlx::query(
-        "DELETE FROM products WHERE id = ? AND NOT EXISTS (SELECT 1 FROM orders WHERE product_id = ?)",
+        "DELETE FROM products WHERE id = ? AND leased <= sold \
+         AND NOT EXISTS (SELECT 1 FROM orders WHERE product_id = ?)",
     )
     .bind(id)
     .bind(id)
     .execute(&db.pool)
     .await?;
-    Ok(done.rows_affected() > 0)
+    if done.rows_affected() > 0 {
+        return Ok(Deleted::Done);
+    }
+    Ok(match get(db, id).await? {
+        None => Deleted::NotFound,
+        Some(row) if row.leased > row.sold => Deleted::UnitsOut(row.leased - row.sold),
+        Some(_) => Deleted::HasOrders,
+    })
 }
 
 #[cfg(test)]
@@ -217,22 +164,6 @@ mod tests {
             sale_start: 0,
             sale_end: i64::MAX,
         }
-    }
-
-    #[tokio::test]
-    async fn a_lease_stays_within_a_stock_lowered_after_it_was_read() {
-        let (db, product, _) = fixture::sale(&[]).await;
-        // A stock owner read stock 10, leased 0; then the admin lowers the stock to 3.
-        assert!(matches!(
-            update(&db, product, &lamp("Lamp", 3)).await.unwrap(),
-            Change::Done
-        ));
-        assert!(!take(&db, product, 0, 5).await.unwrap());
-        // Read again, the lease is trimmed to what is left, and then there is none.
-        assert_eq!(lease(&db, product, 5).await.unwrap(), 3);
-        assert_eq!(lease(&db, product, 1).await.unwrap(), 0);
-        let row = get(&db, product).await.unwrap().unwrap();
-        assert_eq!((row.stock, row.leased), (3, 3));
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@
 
 use super::guard::{Held, Taken};
 use crate::ids::{ProductId, UserId};
+use crate::repositories::db::in_time;
 use crate::repositories::{orders, Db};
 use dashmap::{DashMap, DashSet};
 use std::sync::Arc;
@@ -40,7 +41,7 @@ impl Buyers {
         let cell = self.products.entry(product.0).or_default().clone();
         let set = cell
             .get_or_try_init(|| async {
-                let ids = orders::buyers(&self.db, product.0).await?;
+                let ids = in_time(orders::buyers(&self.db, product.0)).await?;
                 Ok::<_, sqlx::Error>(ids.into_iter().collect())
             })
             .await?;
@@ -85,6 +86,7 @@ mod tests {
             product_id: product,
             user_id: ids[0],
             created_at: 0,
+            lease_owner: 0,
         };
         orders::write_batch(&db, &[order]).await.unwrap();
 

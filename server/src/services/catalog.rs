@@ -4,6 +4,7 @@
 
 use crate::error::{AppError, AppResult};
 use crate::ids::{Millis, ProductId};
+use crate::repositories::db::in_time;
 use crate::repositories::products::{self as repo, ProductRow};
 use crate::repositories::Db;
 use app::model::{format_cents, phase_at, ApiError, LiveStock, Product, SalePhase};
@@ -81,7 +82,7 @@ impl Catalog {
                 return hit.1.clone().ok_or_else(not_found);
             }
         }
-        let row = repo::get(&self.db, id.0).await?;
+        let row = in_time(repo::get(&self.db, id.0)).await?;
         // Bounded: only ids that exist are kept, misses are not cached.
         if row.is_some() {
             self.cache.insert(id, (now.0, row.clone()));

@@ -48,6 +48,15 @@ impl Cooldown {
         Ok(())
     }
 
+    /// Starts the users' intervals at the given times (their latest orders): a restarted node
+    /// keeps the 10 s rule of the purchases its earlier run answered.
+    pub fn seed(&self, last: impl IntoIterator<Item = (i64, i64)>) {
+        for (user_id, at) in last {
+            let mut slot = self.last.entry(user_id).or_insert(at);
+            *slot = (*slot).max(at);
+        }
+    }
+
     pub fn sweep(&self, now: i64) {
         let cutoff = now - self.interval_ms;
         self.last.retain(|_, t| *t > cutoff);

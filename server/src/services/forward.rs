@@ -92,8 +92,9 @@ impl Forwarder {
                     node = %self.ids[node], error = %e,
                     "node unreachable: the next one on the ring takes over"
                 ),
-                // It may have acted on the request: taking over could answer twice.
-                Err(e @ PeerError::NoAnswer(..)) => {
+                // It may have acted on the request, or it is alive and slow: taking over could
+                // answer twice, or bypass the user's state that it holds.
+                Err(e @ (PeerError::NoAnswer(..) | PeerError::Slow(..))) => {
                     tracing::warn!(node = %self.ids[node], error = %e, "node gave no answer");
                     return Err(AppError::code(
                         ErrorCode::Unavailable,

@@ -17,6 +17,11 @@ impl<T: Taken> Held<T> {
         Held(Some(taken))
     }
 
+    /// What is held (always there: only `keep`, `hand_over` and a drop take it out).
+    pub fn get(&self) -> Option<&T> {
+        self.0.as_ref()
+    }
+
     /// The purchase needs it no more, and it is not to be given back (e.g. the database already
     /// has the shopper's order).
     pub fn keep(mut self) {

@@ -28,5 +28,6 @@ pub mod queue;
 pub mod revocations;
 pub mod ring;
 pub mod sale;
+pub mod stand_in;
 pub mod stock;
 pub mod sweeper;

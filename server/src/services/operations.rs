@@ -6,13 +6,14 @@ use super::auth::Admin;
 use super::blacklist::Blacklist;
 use super::catalog::Catalog;
 use super::product_form::validate;
+use super::queue::rabbit::dead::DeadLetters;
 use super::revocations::Revocations;
 use super::sale::LocalSale;
 use crate::error::{AppError, AppResult};
 use crate::ids::ProductId;
 use crate::metrics::{Metrics, HISTORY_SECS};
 use crate::now_ms;
-use crate::repositories::products::{self, Change};
+use crate::repositories::products::{self, Change, Deleted};
 use crate::repositories::{blacklist, orders, users, Db};
 use app::model::{
     ApiError, BlacklistEntry, Dashboard, ErrorCode, FieldError, OrderFilter, OrdersPage, Product,
@@ -31,6 +32,7 @@ pub struct Operations {
     blacklist: Blacklist,
     revocations: Revocations,
     metrics: Metrics,
+    dead_letters: DeadLetters,
 }
 
 /// What the operators' actions reach besides the database.
@@ -40,6 +42,8 @@ pub struct Reaches {
     pub blacklist: Blacklist,
     pub revocations: Revocations,
     pub metrics: Metrics,
+    /// The dead-letter queue the dashboard counts.
+    pub dead_letters: DeadLetters,
 }
 
 impl Operations {
@@ -51,6 +55,7 @@ impl Operations {
             blacklist: r.blacklist,
             revocations: r.revocations,
             metrics: r.metrics,
+            dead_letters: r.dead_letters,
         }
     }
 
@@ -104,18 +109,22 @@ impl Operations {
         self.catalog.product(id).await
     }
 
+    /// Refused while the product has orders, or units out that could still become orders.
     pub async fn delete_product(&self, _: &Admin, id: ProductId) -> AppResult<()> {
-        if products::get(&self.db, id.0).await?.is_none() {
-            return Err(AppError::Api(ApiError::not_found("product")));
-        }
-        if !products::delete_unsold(&self.db, id.0).await? {
-            return Err(AppError::code(
-                ErrorCode::Conflict,
-                "this product has orders: it cannot be deleted",
-            ));
-        }
-        self.catalog.forget(id);
-        Ok(())
+        let refusal = match products::delete_unsold(&self.db, id.0).await? {
+            Deleted::Done => {
+                self.catalog.forget(id);
+                return Ok(());
+            }
+            Deleted::NotFound => return Err(AppError::Api(ApiError::not_found("product"))),
+            Deleted::HasOrders => "this product has orders: it cannot be deleted".to_string(),
+            Deleted::UnitsOut(n) => format!(
+                "{n} units of this product are leased to stock owners or in orders still queued: \
+                 it can be deleted once they are sold or handed back (stop the sale's stock \
+                 owners, or run `server reconcile` once the queue is empty)"
+            ),
+        };
+        Err(AppError::code(ErrorCode::Conflict, refusal))
     }
 
     pub async fn search_orders(&self, _: &Admin, filter: &OrderFilter) -> AppResult<OrdersPage> {
@@ -214,6 +223,7 @@ impl Operations {
             orders_per_second: self.metrics.per_second(product_id, HISTORY_SECS, now),
             queue_depth: self.sale.queue_depth().await,
             consumer_lag: self.sale.consumer_lag() as i64,
+            dead_letters: self.dead_letters.depth().await,
             refusals: self
                 .metrics
                 .outcomes()

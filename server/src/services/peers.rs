@@ -1,6 +1,7 @@
 //! Calls between processes of one cluster: a keep-alive HTTP client with a short timeout and the
 //! shared bearer secret. A peer that cannot be reached is skipped for a moment, so that a dead
-//! node costs its callers one refused connection, not one per request.
+//! node costs its callers one refused connection, not one per request; one that keeps timing
+//! out is skipped too, but as slow, not gone: a caller may not act for it as for a dead one.
 
 use crate::now_ms;
 use serde::de::DeserializeOwned;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 /// How long a peer that did not answer is left alone before it is tried again.
 const BACKOFF_MS: i64 = 1_000;
-/// Timeouts in a row after which a slow peer is treated as down.
+/// Timeouts in a row after which a slow peer is left alone for a moment.
 const SLOW_LIMIT: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,10 @@ pub enum PeerError {
     /// Sent, but no usable answer: the peer may have acted on it.
     #[error("{0} gave no answer: {1}")]
     NoAnswer(String, String),
+    /// Not sent: the peer timed out `SLOW_LIMIT` times in a row a moment ago. It is alive, and
+    /// may hold state of its own (a user's owner does): wait for it rather than stand in.
+    #[error("{0} is slow: {1}")]
+    Slow(String, String),
 }
 
 #[derive(Clone)]
@@ -36,12 +41,19 @@ pub struct Peers {
 #[derive(Default)]
 struct Health {
     down_until: AtomicI64,
+    slow_until: AtomicI64,
     slow: AtomicU32,
 }
 
 impl Health {
     fn set_aside(&self) {
         self.down_until
+            .store(now_ms() + BACKOFF_MS, Ordering::Relaxed);
+        self.slow.store(0, Ordering::Relaxed);
+    }
+
+    fn slowed(&self) {
+        self.slow_until
             .store(now_ms() + BACKOFF_MS, Ordering::Relaxed);
         self.slow.store(0, Ordering::Relaxed);
     }
@@ -85,11 +97,15 @@ impl Peers {
             ));
         };
         let target = format!("{url}{path}");
-        if health.down_until.load(Ordering::Relaxed) > now_ms() {
+        let now = now_ms();
+        if health.down_until.load(Ordering::Relaxed) > now {
             return Err(PeerError::Unreachable(
                 target,
-                "did not answer a moment ago".into(),
+                "refused a connection a moment ago".into(),
             ));
+        }
+        if health.slow_until.load(Ordering::Relaxed) > now {
+            return Err(PeerError::Slow(target, "timed out a moment ago".into()));
         }
         let sent = self
             .http
@@ -116,7 +132,7 @@ impl Peers {
             }
             Err(e) => {
                 if e.is_timeout() && health.slow.fetch_add(1, Ordering::Relaxed) + 1 >= SLOW_LIMIT {
-                    health.set_aside();
+                    health.slowed();
                 }
                 Err(PeerError::NoAnswer(target, chain(&e)))
             }

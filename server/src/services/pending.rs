@@ -1,4 +1,5 @@
-//! Orders accepted by the queue and not yet written by the consumer, kept for "my orders".
+//! Orders accepted by the queue (or sent and resent until it confirms them) and not yet written
+//! by the consumer, kept for "my orders".
 
 use crate::repositories::orders::NewOrder;
 use app::model::{Order, OrderStatus};

@@ -25,3 +25,4 @@ mod lockdown;
 mod pages;
 mod pipeline;
 mod refusals;
+mod restarts;

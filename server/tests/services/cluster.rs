@@ -6,7 +6,7 @@ use crate::helpers::{code, Shopper, TestApp};
 use futures::{stream, StreamExt};
 use reqwest::StatusCode;
 use serde_json::json;
-use server::repositories::{blacklist, products};
+use server::repositories::{blacklist, leases, products};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -236,7 +236,7 @@ async fn a_node_killed_mid_sale_loses_no_accepted_order() {
     // reconciliation gives it back, and the books add up.
     let db = cluster.db.clone();
     cluster.stop().await;
-    products::reconcile(&db).await.unwrap();
+    leases::reconcile(&db, server::now_ms()).await.unwrap();
     let row = products::get(&db, product).await.unwrap().unwrap();
     assert_eq!((row.sold, row.leased), (count, count));
 }

@@ -1,12 +1,11 @@
 //! A loopback cluster of real `server` processes — 3 validation nodes on the ring, 2 stock
 //! owners, 2 consumers — on the machine's RabbitMQ and MariaDB, with each process killable and
-//! restartable by name (`node-0`, `stock-1`, `consumer-0`, ...).
+//! restartable, pausable (SIGSTOP) by name (`node-0`, `stock-1`, `consumer-0`, ...). Its
+//! shoppers are in `harness_shoppers.rs`.
 
 use crate::backends::{amqp_url, fresh_mysql_url, unique_queue};
-use crate::helpers::{Shopper, TestApp, ANSWER, SECRET};
+use crate::helpers::{TestApp, ANSWER, SECRET};
 use rand::Rng;
-use reqwest::StatusCode;
-use serde_json::{json, Value};
 use server::repositories::Db;
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -28,7 +27,8 @@ pub struct Cluster {
     pub nodes: Vec<TestApp>,
     specs: BTreeMap<String, Spec>,
     procs: std::sync::Mutex<BTreeMap<String, Child>>,
-    http: reqwest::Client,
+    /// For the shoppers (`harness_shoppers.rs`).
+    pub(crate) http: reqwest::Client,
 }
 
 fn free_port() -> u16 {
@@ -86,57 +86,30 @@ impl Cluster {
         .chain(extra.iter().map(|(k, v)| (*k, v.to_string())))
         .collect();
         let list = |ports: &[u16], named: bool| {
-            ports
-                .iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    let url = format!("http://127.0.0.1:{p}");
-                    if named {
-                        format!("node-{i}={url}")
-                    } else {
-                        url
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(",")
+            let url = |(i, p)| match named {
+                true => format!("node-{i}=http://127.0.0.1:{p}"),
+                false => format!("http://127.0.0.1:{p}"),
+            };
+            let urls: Vec<String> = ports.iter().enumerate().map(url).collect();
+            urls.join(",")
         };
         let (ring, stock) = (list(&node_ports, true), list(&stock_ports, false));
+        let spec = |role, port, env| Spec { role, port, env };
         let mut specs = BTreeMap::new();
         for (i, port) in stock_ports.iter().enumerate() {
-            let env = common.clone();
-            specs.insert(
-                format!("stock-{i}"),
-                Spec {
-                    role: "stock",
-                    port: *port,
-                    env,
-                },
-            );
+            specs.insert(format!("stock-{i}"), spec("stock", *port, common.clone()));
         }
         for i in 0..2 {
-            let env = common.clone();
-            specs.insert(
-                format!("consumer-{i}"),
-                Spec {
-                    role: "consumer",
-                    port: 0,
-                    env,
-                },
-            );
+            specs.insert(format!("consumer-{i}"), spec("consumer", 0, common.clone()));
         }
         for (i, port) in node_ports.iter().enumerate() {
             let mut env = common.clone();
-            env.push(("FLASH_NODES", ring.clone()));
-            env.push(("FLASH_NODE_ID", format!("node-{i}")));
-            env.push(("FLASH_STOCK_NODES", stock.clone()));
-            specs.insert(
-                format!("node-{i}"),
-                Spec {
-                    role: "node",
-                    port: *port,
-                    env,
-                },
-            );
+            env.extend([
+                ("FLASH_NODES", ring.clone()),
+                ("FLASH_NODE_ID", format!("node-{i}")),
+                ("FLASH_STOCK_NODES", stock.clone()),
+            ]);
+            specs.insert(format!("node-{i}"), spec("node", *port, env));
         }
         let nodes = node_ports
             .iter()
@@ -221,11 +194,7 @@ impl Cluster {
     pub async fn terminate(&self, name: &str) {
         let child = self.table().remove(name);
         if let Some(mut child) = child {
-            if let Some(pid) = child.id() {
-                let _ = std::process::Command::new("kill")
-                    .args(["-TERM", &pid.to_string()])
-                    .status();
-            }
+            send(child.id(), libc::SIGTERM);
             let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
         }
     }
@@ -234,6 +203,24 @@ impl Cluster {
     pub async fn revive(&self, name: &str) {
         self.launch(name);
         self.wait(name).await;
+    }
+
+    /// A graceful restart: SIGTERM, a clean exit, started again.
+    pub async fn restart(&self, name: &str) {
+        self.terminate(name).await;
+        self.revive(name).await;
+    }
+
+    /// SIGSTOP: the process freezes with its connections open, as a stalled machine does.
+    pub fn pause(&self, name: &str) {
+        let pid = self.table().get(name).and_then(Child::id);
+        assert!(send(pid, libc::SIGSTOP), "SIGSTOP {name}");
+    }
+
+    /// SIGCONT after `pause`.
+    pub fn resume(&self, name: &str) {
+        let pid = self.table().get(name).and_then(Child::id);
+        assert!(send(pid, libc::SIGCONT), "SIGCONT {name}");
     }
 
     pub fn random_node(&self, alive: &[usize]) -> &TestApp {
@@ -247,67 +234,22 @@ impl Cluster {
     /// Stops everything gracefully: nodes first, then consumers, then stock owners (which hand
     /// their leases back).
     pub async fn stop(self) {
-        let names: Vec<String> = self.table().keys().rev().cloned().collect();
-        for name in names {
-            self.terminate(&name).await;
-        }
-    }
-
-    /// One shopper's whole purchase, each step on a random node of `alive`. A step whose node
-    /// cannot be reached (it is being restarted) starts over on another node.
-    pub async fn buy_anywhere(
-        &self,
-        alive: &[usize],
-        s: &Shopper,
-        product: i64,
-    ) -> (StatusCode, Value) {
-        for _ in 0..50 {
-            match self.try_buy(alive, s, product).await {
-                Ok(answer) => return answer,
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        let names: Vec<String> = self.table().keys().cloned().collect();
+        for role in ["node", "consumer", "stock"] {
+            for name in names.iter().filter(|n| self.specs[*n].role == role) {
+                self.terminate(name).await;
             }
         }
-        panic!("no node answered shopper {}", s.id);
     }
+}
 
-    async fn try_buy(
-        &self,
-        alive: &[usize],
-        s: &Shopper,
-        product: i64,
-    ) -> Result<(StatusCode, Value), reqwest::Error> {
-        let path = |p: &str| format!("/api/v1/products/{product}{p}");
-        let (st, cap) = self.call(alive, s, &path("/captcha"), json!({})).await?;
-        if st != StatusCode::OK {
-            return Ok((st, cap));
-        }
-        let verify = json!({"captcha_id": cap["captcha_id"], "answer": ANSWER});
-        let (st, pass) = self
-            .call(alive, s, &path("/captcha/verify"), verify)
-            .await?;
-        if st != StatusCode::OK {
-            return Ok((st, pass));
-        }
-        let body = json!({"pass": pass["pass"]});
-        self.call(alive, s, &path("/purchase"), body).await
-    }
+pub fn epoch_ms() -> u128 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.map_or(0, |d| d.as_millis())
+}
 
-    async fn call(
-        &self,
-        alive: &[usize],
-        s: &Shopper,
-        path: &str,
-        body: Value,
-    ) -> Result<(StatusCode, Value), reqwest::Error> {
-        let node = self.random_node(alive);
-        let r = self
-            .http
-            .post(node.url(path))
-            .header("cookie", &s.cookie)
-            .json(&body)
-            .send()
-            .await?;
-        let status = r.status();
-        Ok((status, r.json().await.unwrap_or_default()))
-    }
+/// kill(2) to one of the cluster's processes; false if it is gone.
+fn send(pid: Option<u32>, signal: libc::c_int) -> bool {
+    // SAFETY: kill(2) touches no memory of ours; the pid is our child, not yet reaped.
+    pid.is_some_and(|pid| unsafe { libc::kill(pid as libc::pid_t, signal) } == 0)
 }

@@ -7,19 +7,32 @@
 #[path = "../support/backends.rs"]
 mod backends;
 #[allow(dead_code)]
+#[path = "../support/books.rs"]
+mod books;
+#[allow(dead_code)]
 #[path = "../support/helpers.rs"]
 mod helpers;
 #[allow(dead_code)]
 #[path = "../support/live.rs"]
 mod live;
 #[allow(dead_code)]
+#[path = "../support/proxy.rs"]
+mod proxy;
+#[allow(dead_code)]
 #[path = "../support/scenarios.rs"]
 mod scenarios;
 
 mod cluster;
+mod confirms;
 mod faults;
+mod faults_books;
 mod harness;
+mod harness_shoppers;
 mod live_orders;
 mod pipeline;
+mod poison;
 mod rabbit;
+mod reconcile;
+mod slow_database;
+mod stock_owners;
 mod storage;

@@ -2,6 +2,7 @@
 
 use crate::backends::{amqp_url, fresh_mysql_url, unique_queue};
 use crate::helpers::{code, spawn_app_on};
+use crate::proxy::Proxy;
 use futures::StreamExt;
 use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use reqwest::StatusCode;
@@ -9,10 +10,7 @@ use server::repositories::orders::{self, NewOrder};
 use server::repositories::{products, Db};
 use server::services::queue::rabbit::{self, RabbitQueue, Topology};
 use server::services::queue::{Enqueued, OrderQueue};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_killed_between_insert_and_ack_creates_no_duplicate() {
@@ -65,6 +63,7 @@ async fn a_consumer_killed_between_insert_and_ack_creates_no_duplicate() {
             product_id: p,
             user_id: u,
             created_at: now,
+            lease_owner: 0,
         })
     }))
     .await;
@@ -143,79 +142,10 @@ async fn a_consumer_killed_between_insert_and_ack_creates_no_duplicate() {
     assert_eq!(row.sold, 3, "sold counted each order once");
 }
 
-/// A TCP hop to the real broker that the test can cut, as if RabbitMQ went away.
-struct CuttableProxy {
-    port: u16,
-    up: Arc<AtomicBool>,
-    generation: Arc<std::sync::atomic::AtomicU64>,
-    open: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl CuttableProxy {
-    async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let up = Arc::new(AtomicBool::new(true));
-        let generation = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (up2, gen2, open2) = (up.clone(), generation.clone(), open.clone());
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !up2.load(Ordering::SeqCst) {
-                    continue; // dropped at once
-                }
-                let (up3, gen3, open3) = (up2.clone(), gen2.clone(), open2.clone());
-                let born = gen3.load(Ordering::SeqCst);
-                open3.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let Ok(mut broker) = TcpStream::connect("127.0.0.1:5672").await else {
-                        open3.fetch_sub(1, Ordering::SeqCst);
-                        return;
-                    };
-                    let cut = async {
-                        while up3.load(Ordering::SeqCst) && gen3.load(Ordering::SeqCst) == born {
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut broker) => {}
-                        _ = cut => {}
-                    }
-                    drop((client, broker));
-                    open3.fetch_sub(1, Ordering::SeqCst);
-                });
-            }
-        });
-        CuttableProxy {
-            port,
-            up,
-            generation,
-            open,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
-    }
-
-    /// Returns once every proxied connection is closed.
-    async fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        while self.open.load(Ordering::SeqCst) > 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-
-    fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn broker_unreachable_during_a_purchase_returns_the_unit_and_the_books_add_up() {
-    let proxy = CuttableProxy::start().await;
-    let (amqp, queue) = (proxy.url(), unique_queue());
+    let proxy = Proxy::broker().await;
+    let (amqp, queue) = (proxy.amqp_url(), unique_queue());
     let db_url = fresh_mysql_url().await;
     let app = spawn_app_on(&db_url, &[("AMQP_URL", &amqp), ("FLASH_QUEUE", &queue)]).await;
     let p = app.on_sale(3).await;

@@ -4,7 +4,7 @@
 use crate::backends::fresh_mysql_url;
 use app::model::Role;
 use server::repositories::products::{self, NewProduct};
-use server::repositories::{blacklist, users, Db};
+use server::repositories::{blacklist, leases, users, Db};
 use std::time::Duration;
 
 async fn fresh_db() -> Db {
@@ -57,9 +57,11 @@ async fn a_lease_raced_by_a_lowered_stock_stays_within_it() {
         .execute(&mut *admin)
         .await
         .unwrap();
+    let now = server::now_ms();
+    leases::register(&db, 7, "stock@test:7", now).await.unwrap();
     let lease = tokio::spawn({
         let db = db.clone();
-        async move { products::lease(&db, id, 5).await }
+        async move { leases::lease(&db, 7, id, 5, now).await }
     });
     let mut waiting = false;
     for _ in 0..200 {
@@ -146,4 +148,24 @@ async fn sqlite_db() -> Db {
     Db::connect(&format!("sqlite://{}?mode=rwc", path.display()))
         .await
         .expect("sqlite db")
+}
+
+/// Processes that start together each register their tenure (a stock owner's failed to start
+/// on a deadlock in CI).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn owners_registering_together_all_get_in() {
+    let db = fresh_db().await;
+    for round in 0..5 {
+        let registered = futures::future::join_all((0..8).map(|i| {
+            let db = db.clone();
+            async move {
+                let name = format!("stock@127.0.0.1:{i}");
+                leases::register(&db, round * 100 + i, &name, server::now_ms()).await
+            }
+        }))
+        .await;
+        for r in registered {
+            r.expect("registered");
+        }
+    }
 }

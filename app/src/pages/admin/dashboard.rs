@@ -56,6 +56,10 @@ fn Live(initial: Dashboard) -> impl IntoView {
             <Stat label="Stock" testid="dash-stock" value=stat(|d| d.stock.to_string()) />
             <Stat label="Queue depth" testid="dash-queue" value=stat(|d| d.queue_depth.to_string()) />
             <Stat label="Consumer lag" testid="dash-lag" value=stat(|d| d.consumer_lag.to_string()) />
+            <Stat label="Dead letters" testid="dash-dead" value=stat(|d| match d.dead_letters {
+                n if n < 0 => "unknown".to_string(),
+                n => n.to_string(),
+            }) />
             <Stat label="p50 / p99 latency" testid="dash-latency" value=stat(|d| format!("{:.1} / {:.1} ms", d.p50_ms, d.p99_ms)) />
         </div>
         <SalesChart values=chart />

@@ -50,6 +50,8 @@ pub struct Captchas {
     pass_mac: HmacSha256,
     ttl_ms: i64,
     pass_ttl_ms: i64,
+    /// Spent passes are remembered from here on: older passes are refused.
+    issued_after: i64,
     test_answer: Option<String>,
     test_image: Arc<std::sync::Mutex<Option<String>>>,
     /// Test mode serves real drawings (the test answer still passes): what the crowd
@@ -85,12 +87,20 @@ impl Captchas {
             pass_mac: HmacSha256::new_from_slice(&pass_key).expect("any key length"),
             ttl_ms,
             pass_ttl_ms,
+            issued_after: i64::MIN,
             test_answer,
             test_image: Arc::default(),
             real_drawings: false,
             pool: Pool::new(0, 1),
             per_user: None,
         }
+    }
+
+    /// This process remembers the passes spent since `started` only (an earlier run's memory is
+    /// gone): a pass issued before then is refused, lest it be spent twice.
+    pub fn remembering_since(mut self, started: i64) -> Self {
+        self.issued_after = started;
+        self
     }
 
     /// At most this many drawings per shopper: a burst, then one a period (`None`: no limit,
@@ -278,17 +288,19 @@ impl Captchas {
         product_id: i64,
         now: i64,
     ) -> Result<(), CaptchaError> {
-        self.spend(self.open_pass(pass, user_id, product_id, now)?)
+        self.spend(self.open_pass(pass, user_id, product_id, now, i64::MIN)?)
     }
 
-    /// A pass that is genuine, this user's, for this product, unexpired and not yet spent —
-    /// checked without spending it, so that a purchase refused for another reason keeps it.
+    /// A pass that is genuine, this user's, for this product, unexpired, not yet spent and
+    /// issued after `issued_after` (and after this process started remembering) — checked
+    /// without spending it, so that a purchase refused for another reason keeps it.
     pub fn open_pass(
         &self,
         pass: &str,
         user_id: i64,
         product_id: i64,
         now: i64,
+        issued_after: i64,
     ) -> Result<OpenPass, CaptchaError> {
         if pass.len() > 128 {
             return Err(CaptchaError::PassRequired);
@@ -310,7 +322,11 @@ impl Captchas {
         };
         let (uid, pid) = (i64::from_be_bytes(field(0)), i64::from_be_bytes(field(1)));
         let (expires, nonce) = (i64::from_be_bytes(field(2)), u64::from_be_bytes(field(3)));
+        let issued = expires.saturating_sub(self.pass_ttl_ms);
         if uid != user_id || pid != product_id || now >= expires {
+            return Err(CaptchaError::PassRequired);
+        }
+        if issued < self.issued_after.max(issued_after) {
             return Err(CaptchaError::PassRequired);
         }
         if self.used_passes.contains_key(&nonce) {

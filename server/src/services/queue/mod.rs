@@ -18,6 +18,9 @@ pub enum Enqueued {
     Confirmed,
     /// Safely queued; the consumer will write it.
     Queued,
+    /// Sent, not confirmed in time: it may be in the queue already, and is resent until the
+    /// broker confirms it.
+    Pending,
     /// The user already has an order for this product.
     Duplicate,
 }

@@ -5,6 +5,7 @@
 use crate::error::{AppError, AppResult};
 use crate::ids::{Millis, ProductId, UserId};
 use crate::metrics::Metrics;
+use crate::repositories::db::in_time;
 use crate::repositories::orders::{self, NewOrder};
 use crate::repositories::products::ProductRow;
 use crate::repositories::Db;
@@ -19,6 +20,7 @@ use crate::services::limiter::retry_secs;
 use crate::services::live::Live;
 use crate::services::pending::Pending;
 use crate::services::queue::{Enqueued, OrderQueue, QueueError};
+use crate::services::stand_in::StandIn;
 use crate::services::stock::{StockControl, Unit};
 use app::model::{ApiError, Captcha, ErrorCode, Order, PurchasePass};
 use std::sync::{Arc, Weak};
@@ -52,6 +54,7 @@ struct Stages {
     live: Live,
     pending: Pending,
     buyers: Buyers,
+    stand_in: StandIn,
     metrics: Metrics,
 }
 
@@ -70,6 +73,7 @@ impl LocalSale {
             queue: s.queue,
             live: s.live,
             pending: Pending::default(),
+            stand_in: StandIn::default(),
             metrics: s.metrics,
         }));
         tokio::spawn(sweep(Arc::downgrade(&sale.0)));
@@ -160,7 +164,7 @@ impl LocalSale {
     }
 
     pub(super) async fn orders(&self, user: UserId) -> AppResult<Vec<Order>> {
-        let stored = orders::for_user(&self.0.db, user.0).await?;
+        let stored = in_time(orders::for_user(&self.0.db, user.0)).await?;
         let mut all = self.0.pending.settle(user.0, &stored);
         all.extend(stored);
         Ok(all)
@@ -185,33 +189,49 @@ impl LocalSale {
         })
     }
 
-    /// The user's one answered purchase per interval.
-    pub(super) fn start_cooldown(&self, user: UserId, now: Millis) -> AppResult<()> {
-        self.0.cooldown.try_claim(user.0, now.0).map_err(|wait_ms| {
-            let secs = (wait_ms + 999) / 1000;
-            let message = format!(
-                "one purchase every {} s: try again in {secs} s",
-                self.0.cooldown.interval_ms() / 1000
-            );
-            AppError::RateLimited(ApiError::new(ErrorCode::TooFrequent, message), secs as u64)
-        })
+    /// The user's one answered purchase per interval. A stand-in first looks for the user's
+    /// latest order: the owner's cooldowns are not known here.
+    pub(super) async fn start_cooldown(
+        &self,
+        user: UserId,
+        now: Millis,
+        standing: Standing,
+    ) -> AppResult<()> {
+        let interval = self.0.cooldown.interval_ms();
+        if standing == Standing::StandIn {
+            let since = now.0 - interval;
+            let latest = in_time(orders::latest_since(&self.0.db, user.0, since)).await?;
+            if let Some(at) = latest {
+                return Err(too_frequent(at + interval - now.0, interval));
+            }
+        }
+        self.0
+            .cooldown
+            .try_claim(user.0, now.0)
+            .map_err(|wait_ms| too_frequent(wait_ms, interval))
     }
 
     /// The purchase pass, checked but not spent: a purchase refused before it is spent (by the
     /// cooldown, say) keeps it, and one without a good pass never reaches the cooldown, so a
-    /// link to a purchase on another site cannot spend a shopper's interval.
+    /// link to a purchase on another site cannot spend a shopper's interval. A stand-in takes
+    /// only the passes it issued: the owner's spent ones are not known here.
     pub(super) fn open_pass(
         &self,
         pass: &str,
         user: UserId,
         product: ProductId,
         now: Millis,
+        standing: Standing,
     ) -> AppResult<OpenPass> {
+        let issued_after = match standing {
+            Standing::Owner => i64::MIN,
+            Standing::StandIn => self.0.stand_in.begin(now.0),
+        };
         let opened = (!pass.is_empty())
             .then(|| {
                 self.0
                     .captchas
-                    .open_pass(pass, user.0, product.0, now.0)
+                    .open_pass(pass, user.0, product.0, now.0, issued_after)
                     .ok()
             })
             .flatten();
@@ -234,7 +254,8 @@ impl LocalSale {
         let Some(claim) = self.0.buyers.claim(product, user).await? else {
             return Ok(None);
         };
-        if standing == Standing::StandIn && orders::exists(&self.0.db, product.0, user.0).await? {
+        let stand_in = standing == Standing::StandIn;
+        if stand_in && in_time(orders::exists(&self.0.db, product.0, user.0)).await? {
             claim.keep();
             return Ok(None);
         }
@@ -246,9 +267,10 @@ impl LocalSale {
         &self,
         product: ProductId,
         user: UserId,
+        order: uuid::Uuid,
         now: Millis,
     ) -> AppResult<Option<Held<Unit>>> {
-        self.0.stock.take(product, user, now).await.map_err(|e| {
+        self.0.stock.take(product, user, order, now).await.map_err(|e| {
             tracing::error!(error = %format!("{e:#}"), %product, "quantity control unreachable");
             AppError::code(ErrorCode::Unavailable, "the sale is busy; please try again")
         })
@@ -260,7 +282,7 @@ impl LocalSale {
         product_name: String,
     ) -> Result<Enqueued, QueueError> {
         let answer = self.0.queue.submit(order.clone()).await;
-        if let Ok(Enqueued::Queued) = answer {
+        if let Ok(Enqueued::Queued | Enqueued::Pending) = answer {
             self.0
                 .live
                 .queued(ProductId(order.product_id), UserId(order.user_id));
@@ -310,6 +332,15 @@ impl LocalSale {
             ("pending_orders", self.0.pending.len()),
         ]
     }
+}
+
+fn too_frequent(wait_ms: i64, interval_ms: i64) -> AppError {
+    let secs = (wait_ms.max(1) + 999) / 1000;
+    let message = format!(
+        "one purchase every {} s: try again in {secs} s",
+        interval_ms / 1000
+    );
+    AppError::RateLimited(ApiError::new(ErrorCode::TooFrequent, message), secs as u64)
 }
 
 fn no_pass() -> AppError {

@@ -11,6 +11,7 @@ use crate::repositories::orders::NewOrder;
 use crate::services::auth::Shopper;
 use crate::services::forward::Standing;
 use crate::services::queue::{Enqueued, QueueError};
+use crate::services::stock::Unit;
 use app::model::{ErrorCode, OrderStatus, PurchaseOutcome};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -60,14 +61,15 @@ async fn checks_then_order(
     let now = Millis::now();
     let row = sale.admissible(user, product, now).await?;
     sale.refuse_if_sold_out(product, user, now)?;
-    let pass = sale.open_pass(pass, user, product, now)?;
-    sale.start_cooldown(user, now)?;
+    let pass = sale.open_pass(pass, user, product, now, standing)?;
+    sale.start_cooldown(user, now, standing).await?;
     sale.spend(pass)?;
     let order = NewOrder {
         order_id: uuid::Uuid::now_v7(),
         product_id: product.0,
         user_id: user.0,
         created_at: now.0,
+        lease_owner: 0,
     };
     let steps = hold_and_queue(sale.clone(), order, row.name, standing);
     tokio::spawn(steps.in_current_span())
@@ -79,7 +81,7 @@ async fn checks_then_order(
 /// so (rather than "sold out") and costs no unit.
 async fn hold_and_queue(
     sale: LocalSale,
-    order: NewOrder,
+    mut order: NewOrder,
     product_name: String,
     standing: Standing,
 ) -> AppResult<PurchaseOutcome> {
@@ -91,14 +93,21 @@ async fn hold_and_queue(
     let Some(claim) = sale.claim(product, user, standing).await? else {
         return Err(refusal::already_bought());
     };
-    let Some(unit) = sale.take_unit(product, user, now).await? else {
+    let Some(unit) = sale.take_unit(product, user, order.order_id, now).await? else {
         return Err(refusal::sold_out());
     };
+    order.lease_owner = unit.get().map_or(0, Unit::tenure);
+    // Their earlier order holds this unit and may be in the broker unseen: this is that order.
+    if let Some(earlier) = unit.get().and_then(Unit::earlier_order) {
+        order.order_id = earlier;
+    }
     let (claim, unit) = (claim.hand_over(), unit.hand_over());
     let order_id = order.order_id.to_string();
     let status = match sale.submit(order, product_name).await {
         Ok(Enqueued::Confirmed) => OrderStatus::Confirmed,
         Ok(Enqueued::Queued) => OrderStatus::Queued,
+        // Resent until the broker confirms it: the order will be, so the claim and unit stay.
+        Ok(Enqueued::Pending) => OrderStatus::Pending,
         // The database has their order: the claim stays, the unit was not needed.
         Ok(Enqueued::Duplicate) => {
             claim.keep();

@@ -1,19 +1,26 @@
 //! Quantity control: take one unit or answer sold out, never oversell. The database holds each
 //! product's `stock` and `leased`; an owner leases blocks with a compare-and-set (so several
-//! owners together never exceed `stock`) and sells them from memory with atomics. A crash can
-//! only strand the unsold rest of a block — underselling, which `reconcile` gives back.
+//! owners together never exceed `stock`) and sells them from memory with atomics. Leases and
+//! orders are counted against the owner's tenure, so a crash can only strand the unsold rest of
+//! a block — underselling, which `server reconcile` takes back once the tenure is dead.
 
+mod owner;
 mod remote;
+mod tenure;
 
-pub use remote::{RemoteStock, TakeReply, UnitRequest, GIVE_BACK_PATH, TAKE_PATH};
+pub use owner::Owner;
+pub use remote::{Granted, RemoteStock, TakeReply, UnitRequest, GIVE_BACK_PATH, TAKE_PATH};
+pub use tenure::{name as tenure_name, Tenure};
 
 use super::guard::{Held, Taken};
 use crate::ids::{Millis, ProductId, UserId};
-use crate::repositories::{products, Db};
+use crate::repositories::db::in_time;
+use crate::repositories::{leases, Db};
 use dashmap::DashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use tokio::sync::Mutex;
+use uuid::Uuid;
 
 /// After the database said "none left", answer sold out from memory for this long.
 const SOLD_OUT_RECHECK_MS: i64 = 1_000;
@@ -51,15 +58,31 @@ pub struct Stock {
     db: Db,
     block: i64,
     local: Arc<DashMap<i64, Arc<Local>>>,
+    tenure: Arc<Tenure>,
 }
 
 impl Stock {
-    pub fn new(db: Db, block: i64) -> Self {
-        Stock {
+    /// Begins this process's tenure as `name` (see [`tenure_name`]) and keeps it renewed.
+    pub async fn start(db: Db, block: i64, name: String) -> Result<Self, sqlx::Error> {
+        let tenure = Tenure::begin(&db, name, crate::now_ms()).await?;
+        let local: Arc<DashMap<i64, Arc<Local>>> = Arc::default();
+        let units = local.clone();
+        tenure.keep_renewing(db.clone(), move || {
+            for l in units.iter() {
+                l.units.store(0, Ordering::Release);
+            }
+        });
+        Ok(Stock {
             db,
             block: block.max(1),
-            local: Arc::default(),
-        }
+            local,
+            tenure,
+        })
+    }
+
+    /// The tenure this process's units are counted against now.
+    pub fn tenure(&self) -> i64 {
+        self.tenure.id()
     }
 
     fn local(&self, product_id: i64) -> Arc<Local> {
@@ -75,10 +98,16 @@ impl Stock {
     async fn take_from(
         &self,
         product_id: i64,
-        local: &Local,
+        local: &Arc<Local>,
         now: i64,
     ) -> Result<Take, sqlx::Error> {
         loop {
+            if !self.tenure.may_sell(now) {
+                return Err(sqlx::Error::Protocol(
+                    "this stock owner could not renew its tenure: it sells nothing until it does"
+                        .into(),
+                ));
+            }
             let took = local
                 .units
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
@@ -104,16 +133,36 @@ impl Stock {
             } else {
                 self.block
             };
-            let granted = products::lease(&self.db, product_id, want).await?;
+            let granted = self.refill(product_id, local, want, now).await?;
             *last = (want, now);
             if granted == 0 {
-                local
-                    .sold_out_until
-                    .store(now + SOLD_OUT_RECHECK_MS, Ordering::Release);
                 return Ok(Take::SoldOut);
             }
-            local.units.fetch_add(granted, Ordering::AcqRel);
         }
+    }
+
+    /// Leases `want` more units into `local` on a task of its own: a caller that stops waiting
+    /// (a timeout, a client gone) cannot leave a committed lease out of memory.
+    async fn refill(
+        &self,
+        product_id: i64,
+        local: &Arc<Local>,
+        want: i64,
+        now: i64,
+    ) -> Result<i64, sqlx::Error> {
+        let (db, owner, local) = (self.db.clone(), self.tenure.id(), local.clone());
+        let lease = tokio::spawn(async move {
+            let granted = leases::lease(&db, owner, product_id, want, now).await?;
+            if granted == 0 {
+                let until = now + SOLD_OUT_RECHECK_MS;
+                local.sold_out_until.store(until, Ordering::Release);
+            } else {
+                local.units.fetch_add(granted, Ordering::AcqRel);
+            }
+            Ok(granted)
+        });
+        let failed = |e: tokio::task::JoinError| sqlx::Error::Protocol(format!("lease: {e}"));
+        in_time(async { lease.await.map_err(failed)? }).await
     }
 
     /// Sold out, as far as this owner knows: no unit left here, and the database had none to
@@ -124,9 +173,12 @@ impl Stock {
         })
     }
 
-    /// Returns a unit taken for an order that could not be queued.
-    pub fn give_back(&self, product_id: i64) {
-        self.local(product_id).give_back();
+    /// Returns a unit taken for an order that could not be queued, under tenure `of` (a unit
+    /// of a lost tenure is no longer this process's to sell).
+    pub fn give_back(&self, product_id: i64, of: i64) {
+        if of == self.tenure.id() {
+            self.local(product_id).give_back();
+        }
     }
 
     /// Forgets the cached "sold out" (stock was raised by an admin).
@@ -145,16 +197,18 @@ impl Stock {
             .collect()
     }
 
-    /// Graceful shutdown: hands the unsold leased units back to the database.
+    /// Graceful shutdown: hands the unsold leased units back to the database and ends the
+    /// tenure.
     pub async fn release_all(&self) -> Result<(), sqlx::Error> {
+        let owner = self.tenure.id();
         for (product_id, _) in self.held() {
             let local = self.local(product_id);
             let units = local.units.swap(0, Ordering::AcqRel);
             if units > 0 {
-                products::release(&self.db, product_id, units).await?;
+                leases::release(&self.db, owner, product_id, units).await?;
             }
         }
-        Ok(())
+        self.tenure.end(&self.db).await
     }
 }
 
@@ -167,36 +221,63 @@ pub enum StockControl {
 
 /// One unit taken for one order; see [`Held`] for how it goes back.
 pub enum Unit {
-    Local(Arc<Local>),
+    /// From this process's leases, under the tenure `tenure`.
+    Local {
+        stock: Stock,
+        product: ProductId,
+        tenure: i64,
+    },
+    /// Given by one stock owner, which alone is asked to take it back.
     Remote {
         owners: RemoteStock,
+        owner: usize,
         product: ProductId,
         user: UserId,
+        order: Uuid,
+        tenure: i64,
     },
+    /// The unit of the shopper's earlier order, which may be in the broker already: the
+    /// purchase goes out under that order's id, and the unit is never given back.
+    Earlier { order: Uuid, tenure: i64 },
+}
+
+impl Unit {
+    /// The tenure whose lease the unit came from: its order is counted against it.
+    pub fn tenure(&self) -> i64 {
+        match self {
+            Unit::Local { tenure, .. } | Unit::Remote { tenure, .. } => *tenure,
+            Unit::Earlier { tenure, .. } => *tenure,
+        }
+    }
+
+    /// The earlier order this unit belongs to, if it is one's.
+    pub fn earlier_order(&self) -> Option<Uuid> {
+        match self {
+            Unit::Earlier { order, .. } => Some(*order),
+            _ => None,
+        }
+    }
 }
 
 impl Taken for Unit {
     fn give_back(self) {
         match self {
-            Unit::Local(local) => local.give_back(),
-            // `Drop` cannot wait for the network: the give-back runs on its own task. If no owner
-            // takes it back, it stays leased and unsold: undersold until `reconcile`.
+            Unit::Local {
+                stock,
+                product,
+                tenure,
+            } => stock.give_back(product.0, tenure),
+            // `Drop` cannot wait for the network: the give-back runs on its own task.
             Unit::Remote {
                 owners,
+                owner,
                 product,
                 user,
-            } => match tokio::runtime::Handle::try_current() {
-                Ok(rt) => {
-                    rt.spawn(async move {
-                        if let Err(e) = owners.give_back(product.0, user.0).await {
-                            tracing::error!(error = %e, %product, "unit not given back: run `server reconcile` after the sale");
-                        }
-                    });
-                }
-                Err(_) => {
-                    tracing::error!(%product, "unit not given back (no runtime): run `server reconcile`")
-                }
-            },
+                order,
+                ..
+            } => owners.give_back(owner, product.0, user.0, order),
+            // Its order may be stored yet (see `owner.rs`): at worst a unit unsold.
+            Unit::Earlier { .. } => {}
         }
     }
 }
@@ -207,23 +288,36 @@ impl StockControl {
         &self,
         product: ProductId,
         user: UserId,
+        order: Uuid,
         now: Millis,
     ) -> anyhow::Result<Option<Held<Unit>>> {
         let unit = match self {
             StockControl::Local(s) => {
-                let local = s.local(product.0);
-                match s.take_from(product.0, &local, now.0).await? {
-                    Take::Taken => Unit::Local(local),
+                let tenure = s.tenure();
+                match s.take(product.0, now.0).await? {
+                    Take::Taken => Unit::Local {
+                        stock: s.clone(),
+                        product,
+                        tenure,
+                    },
                     Take::SoldOut => return Ok(None),
                 }
             }
-            StockControl::Remote(r) => match r.take(product.0, user.0).await? {
-                Take::Taken => Unit::Remote {
+            StockControl::Remote(r) => match r.take(product.0, user.0, order).await? {
+                Some(Granted {
+                    tenure,
+                    earlier: Some(order),
+                    ..
+                }) => Unit::Earlier { order, tenure },
+                Some(Granted { owner, tenure, .. }) => Unit::Remote {
                     owners: r.clone(),
+                    owner,
                     product,
                     user,
+                    order,
+                    tenure,
                 },
-                Take::SoldOut => return Ok(None),
+                None => return Ok(None),
             },
         };
         Ok(Some(Held::new(unit)))

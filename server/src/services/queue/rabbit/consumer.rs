@@ -1,15 +1,21 @@
 //! The RabbitMQ consumer stage: turns messages of accepted purchases into committed orders — one
 //! transaction for the messages at hand, acked only after the commit, idempotent on redelivery
-//! thanks to the unique keys.
+//! thanks to the unique keys. An order that cannot be written is isolated from the others of its
+//! message and retried a bounded number of times, then dead-lettered (`dead.rs`).
 
+use super::dead;
 use super::topology::Topology;
 use crate::metrics::Metrics;
-use crate::repositories::orders::{commit, NewOrder, Written};
+use crate::repositories::orders::{commit, NewOrder, WriteError, Written};
 use crate::repositories::Db;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
+use lapin::Channel;
 use std::time::Duration;
 
 /// The RabbitMQ consumer: prefetch, one transaction for the messages at hand (batches of orders),
-/// ack only after commit; undecodable messages go to the dead-letter queue; a failed commit is requeued.
+/// ack only after commit; undecodable messages go to the dead-letter queue, so do orders that
+/// fail `dead::MAX_RETRIES` times; while the database is unreachable messages are requeued.
 /// Reconnects until `stop` resolves.
 pub async fn consume(
     db: Db,
@@ -19,7 +25,8 @@ pub async fn consume(
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut delay = Duration::from_millis(100);
-    while !*stop.borrow() {
+    // A dropped sender stops it too: a server that went without saying must not leave it behind.
+    while !*stop.borrow() && stop.has_changed().is_ok() {
         match consume_once(&db, &topology, prefetch, &metrics, stop.clone()).await {
             Ok(()) => return,
             Err(e) => {
@@ -40,10 +47,16 @@ async fn consume_once(
 ) -> anyhow::Result<()> {
     use futures::{FutureExt, StreamExt};
     use lapin::options::{
-        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+        BasicConsumeOptions, BasicQosOptions, BasicRejectOptions, ConfirmSelectOptions,
     };
 
-    let (_conn, channel) = topology.connect().await?;
+    let (conn, channel) = topology.connect().await?;
+    // Failed orders are published again (or dead-lettered) on a channel of their own, confirmed
+    // before the message they came in is acked.
+    let retries = conn.create_channel().await?;
+    retries
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
     channel
         .basic_qos(prefetch, BasicQosOptions::default())
         .await?;
@@ -85,6 +98,7 @@ async fn consume_once(
                     delivery
                         .reject(BasicRejectOptions { requeue: false })
                         .await?;
+                    metrics.dead_lettered();
                 }
             }
         }
@@ -102,24 +116,72 @@ async fn consume_once(
             // One message may be what fails: each on its own, so the others still get in.
         }
         for (delivery, orders) in taken {
-            match commit(db, &orders).await {
-                Ok(written) => {
-                    count(metrics, &written);
-                    delivery.ack(BasicAckOptions::default()).await?;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, size = orders.len(), "order batch not stored, requeued");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    delivery
-                        .nack(BasicNackOptions {
-                            requeue: true,
-                            multiple: false,
-                        })
-                        .await?;
+            settle(db, topology, &retries, metrics, delivery, orders).await?;
+        }
+    }
+}
+
+/// One message on its own: committed whole, or else order by order so that one that cannot be
+/// written does not hold back the others; those that failed go on as a message of their own
+/// (`dead::retry_or_park`), then the message is acked. While the database does not answer, the
+/// message is requeued whole and its tries are not counted: an outage is waited out.
+pub(super) async fn settle(
+    db: &Db,
+    topology: &Topology,
+    retries: &Channel,
+    metrics: &Metrics,
+    delivery: Delivery,
+    orders: Vec<NewOrder>,
+) -> anyhow::Result<Settled> {
+    let (mut failed, mut reason) = (Vec::new(), String::new());
+    match commit(db, &orders).await {
+        Ok(written) => count(metrics, &written),
+        Err(e) if unreachable(db, &e).await => return requeue(delivery, &e, orders.len()).await,
+        Err(_) => {
+            for order in orders {
+                match commit(db, std::slice::from_ref(&order)).await {
+                    Ok(written) => count(metrics, &written),
+                    Err(e) if unreachable(db, &e).await => return requeue(delivery, &e, 1).await,
+                    Err(e) => {
+                        reason = e.to_string();
+                        failed.push(order);
+                    }
                 }
             }
         }
     }
+    if !failed.is_empty() {
+        let tries = dead::retries(&delivery.properties) + 1;
+        dead::retry_or_park(retries, topology, &failed, tries, &reason, metrics).await?;
+    }
+    delivery.ack(BasicAckOptions::default()).await?;
+    Ok(Settled::Acked)
+}
+
+/// How a message was settled.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Settled {
+    /// Its orders stored, or passed on to be retried or parked.
+    Acked,
+    /// Back in the queue whole: the database did not answer.
+    Requeued,
+}
+
+/// Whether a failure says nothing of the orders: the database itself does not answer.
+async fn unreachable(db: &Db, e: &WriteError) -> bool {
+    !e.is_permanent() && db.ping().await.is_err()
+}
+
+async fn requeue(delivery: Delivery, e: &WriteError, size: usize) -> anyhow::Result<Settled> {
+    tracing::error!(error = %e, size, "database unreachable: order message requeued");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    delivery
+        .nack(BasicNackOptions {
+            requeue: true,
+            multiple: false,
+        })
+        .await?;
+    Ok(Settled::Requeued)
 }
 
 fn count(metrics: &Metrics, written: &[Written]) {

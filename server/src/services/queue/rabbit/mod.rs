@@ -2,9 +2,12 @@
 //! writes the orders to the database.
 
 mod consumer;
+pub mod dead;
+mod drain;
 mod publisher;
 mod topology;
 
 pub use consumer::consume;
+pub use drain::drain;
 pub use publisher::RabbitQueue;
 pub use topology::Topology;

@@ -1,8 +1,9 @@
 //! The RabbitMQ publisher: a durable queue, persistent messages, publisher confirms, and several
 //! orders per message (batched by count and a short linger, the seed's own advice). A purchase
 //! is answered "queued" only after the broker confirmed its message. A batch the broker never
-//! took is refused; one whose confirm was lost after it was sent is in doubt (a retry that is
-//! confirmed settles it: the consumer drops the second copy).
+//! took is refused. One whose confirm was lost after it was sent may be in the queue or not:
+//! it is answered "pending" and resent on a task of its own until a confirm comes (the
+//! consumer drops a second copy), so that "maybe" always ends as an order.
 
 use super::topology::Topology;
 use crate::repositories::orders::NewOrder;
@@ -38,8 +39,14 @@ pub struct RabbitQueue {
 /// own, one round trip each, and the queue capped the purchase rate.
 const PUBLISHERS: usize = 4;
 
-/// How long a batch keeps trying (reconnecting in between) before its orders are refused.
+/// How long a batch keeps trying (reconnecting in between) before its orders are refused or,
+/// once sent, answered "pending".
 const PUBLISH_DEADLINE: Duration = Duration::from_secs(5);
+/// The longest wait for a connection or a confirm: a broker under a memory or disk alarm
+/// accepts publishes and confirms none, and a purchase holding a unit must not wait for ever.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(2);
+/// Between two tries of a pending batch, at most.
+const RESEND_MAX_DELAY: Duration = Duration::from_secs(5);
 
 impl RabbitQueue {
     /// Connects once (so a wrong URL fails at start) and starts the publisher task.
@@ -57,10 +64,13 @@ impl RabbitQueue {
             stats,
         };
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        // The resends of pending batches: a graceful stop waits for them too.
+        let (resends, mut resending) = mpsc::unbounded_channel::<JoinHandle<()>>();
         let mut first = Some(first);
         let workers: Vec<_> = (0..PUBLISHERS)
             .map(|_| {
                 let (rx, topology) = (rx.clone(), topology.clone());
+                let resends = resends.clone();
                 // The others connect at their first batch.
                 let mut publisher = first.take();
                 tokio::spawn(async move {
@@ -71,7 +81,8 @@ impl RabbitQueue {
                             gather(&mut rx, job, max, linger).await
                         };
                         let (orders, replies): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
-                        let end = publish_with_retry(&topology, &mut publisher, &orders).await;
+                        let end =
+                            publish_with_retry(&topology, &mut publisher, &orders, &resends).await;
                         for reply in replies {
                             let _ = reply.send(end);
                         }
@@ -79,9 +90,13 @@ impl RabbitQueue {
                 })
             })
             .collect();
+        drop(resends);
         let task = tokio::spawn(async move {
             for w in workers {
                 let _ = w.await;
+            }
+            while let Some(resend) = resending.recv().await {
+                let _ = resend.await;
             }
         });
         Ok((queue, task))
@@ -96,9 +111,7 @@ impl OrderQueue for RabbitQueue {
             Published::Refused => Err(QueueError::Failed(
                 "the broker did not take the order".into(),
             )),
-            Published::InDoubt => Err(QueueError::InDoubt(
-                "the broker did not confirm the order".into(),
-            )),
+            Published::InDoubt => Ok(Enqueued::Pending),
         }
     }
 
@@ -140,19 +153,32 @@ struct Publisher {
 }
 
 impl Publisher {
-    async fn connect(topology: &Topology) -> lapin::Result<Self> {
-        let (conn, channel) = topology.connect().await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        Ok(Publisher {
-            _conn: conn,
-            channel,
-        })
+    async fn connect(topology: &Topology) -> anyhow::Result<Self> {
+        let connected = async {
+            let (conn, channel) = topology.connect().await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            Ok::<_, lapin::Error>(Publisher {
+                _conn: conn,
+                channel,
+            })
+        };
+        Ok(tokio::time::timeout(CONFIRM_TIMEOUT, connected).await??)
     }
 
     /// `Err((sent, why))`: `sent` when the broker may have the message all the same.
     async fn publish(&self, queue: &str, payload: &[u8]) -> Result<(), (bool, String)> {
+        tokio::time::timeout(CONFIRM_TIMEOUT, self.publish_and_confirm(queue, payload))
+            .await
+            .map_err(|_| (true, "no confirm from the broker in time".into()))?
+    }
+
+    async fn publish_and_confirm(&self, queue: &str, payload: &[u8]) -> Result<(), (bool, String)> {
+        // A connection already known lost sends nothing: not a doubt, a refusal to retry.
+        if !self.channel.status().connected() {
+            return Err((false, "the connection to the broker is closed".into()));
+        }
         let confirm = self
             .channel
             .basic_publish(
@@ -183,6 +209,7 @@ async fn publish_with_retry(
     topology: &Topology,
     publisher: &mut Option<Publisher>,
     orders: &[NewOrder],
+    resends: &mpsc::UnboundedSender<JoinHandle<()>>,
 ) -> Published {
     let payload = match serde_json::to_vec(orders) {
         Ok(p) => p,
@@ -217,13 +244,44 @@ async fn publish_with_retry(
                 in_doubt = sent,
                 "giving up on an order batch: broker unavailable"
             );
-            return if sent {
-                Published::InDoubt
-            } else {
-                Published::Refused
-            };
+            if !sent {
+                return Published::Refused;
+            }
+            let _ = resends.send(tokio::spawn(resend(
+                topology.clone(),
+                payload,
+                orders.len(),
+            )));
+            return Published::InDoubt;
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(1));
+    }
+}
+
+/// A batch that may or may not be in the queue, published again on a connection of its own
+/// until the broker confirms it: its orders were answered "pending", their units and claims
+/// kept, so it must end in the queue (a copy already there is dropped by the consumer).
+async fn resend(topology: Topology, payload: Vec<u8>, size: usize) {
+    let mut delay = Duration::from_millis(200);
+    for attempt in 1u64.. {
+        let outcome = match Publisher::connect(&topology).await {
+            Ok(p) => p
+                .publish(&topology.queue, &payload)
+                .await
+                .map_err(|(_, e)| e),
+            Err(e) => Err(e.to_string()),
+        };
+        match outcome {
+            Ok(()) => {
+                tracing::info!(size, attempt, "pending order batch confirmed");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, size, attempt, "pending order batch not confirmed yet")
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(RESEND_MAX_DELAY);
     }
 }

@@ -1,11 +1,12 @@
 //! The queues' names and their declaration: `<name>` for orders, `<name>.dead` for messages the
-//! consumer cannot read. Every publisher and consumer declares both (idempotent).
+//! consumer cannot read or, after its retries, write. Every publisher and consumer declares both
+//! (idempotent).
 
 use lapin::options::QueueDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, Connection, ConnectionProperties};
 
-/// Queue names: `<name>` for orders, `<name>.dead` for messages the consumer cannot read.
+/// Queue names: `<name>` for orders, `<name>.dead` for messages the consumer cannot read or write.
 #[derive(Debug, Clone)]
 pub struct Topology {
     pub url: String,
@@ -13,6 +14,14 @@ pub struct Topology {
 }
 
 impl Topology {
+    /// `AMQP_URL` and `FLASH_QUEUE`; `None` without a broker (the embedded queue).
+    pub fn from_config(cfg: &crate::config::Config) -> Option<Topology> {
+        Some(Topology {
+            url: cfg.amqp_url()?.to_string(),
+            queue: cfg.queue_name.clone(),
+        })
+    }
+
     pub fn dead_letter(&self) -> String {
         format!("{}.dead", self.queue)
     }
