@@ -24,6 +24,7 @@ use pages::{
     auth::{LoginPage, RegisterPage},
     not_found::NotFound,
     orders::OrdersPage,
+    pay::PayPage,
     product::ProductPage,
     products::ProductsPage,
 };
@@ -101,6 +102,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage />
                     <Route path=path!("/register") view=RegisterPage />
                     <Route path=path!("/orders") view=OrdersPage ssr=SsrMode::Async />
+                    <Route path=path!("/pay/:id") view=PayPage />
                     <Route path=path!("/admin") view=AdminProductsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/products/new") view=AdminProductEditor ssr=SsrMode::Async />
                     <Route path=path!("/admin/products/:id/edit") view=AdminProductEditor ssr=SsrMode::Async />

@@ -23,6 +23,7 @@ pub async fn product(db: &Db, units: i64, name: &str) -> anyhow::Result<i64> {
         stock: units,
         sale_start: now - 1_000,
         sale_end: now + 24 * 3_600_000,
+        pay_within_ms: 900_000,
     };
     Ok(products::insert(db, &p, now).await?)
 }

@@ -27,6 +27,8 @@ struct Inner {
     stock_left: IntGaugeVec,
     queue_depth: IntGaugeVec,
     entries: IntGaugeVec,
+    reservations: IntGaugeVec,
+    after_click: IntCounterVec,
     per_second: DashMap<i64, Mutex<VecDeque<(i64, i64)>>>,
     recent_ms: Mutex<VecDeque<f64>>,
 }
@@ -89,6 +91,22 @@ fn build() -> Result<Inner, prometheus::Error> {
     registry.register(Box::new(pub_orders.clone()))?;
     registry.register(Box::new(confirmed_orders.clone()))?;
     registry.register(Box::new(dead_letters.clone()))?;
+    let reservations = IntGaugeVec::new(
+        Opts::new(
+            "reservations",
+            "Stored orders by state (reserved, paid, expired, cancelled)",
+        ),
+        &["state"],
+    )?;
+    let after_click = IntCounterVec::new(
+        Opts::new(
+            "reservation_events_total",
+            "After the click: expired, cancelled, paid, declined, late_payment, refunded",
+        ),
+        &["event"],
+    )?;
+    registry.register(Box::new(reservations.clone()))?;
+    registry.register(Box::new(after_click.clone()))?;
     registry.register(Box::new(stock_left.clone()))?;
     registry.register(Box::new(queue_depth.clone()))?;
     registry.register(Box::new(entries.clone()))?;
@@ -103,6 +121,8 @@ fn build() -> Result<Inner, prometheus::Error> {
         stock_left,
         queue_depth,
         entries,
+        reservations,
+        after_click,
         per_second: DashMap::new(),
         recent_ms: Mutex::new(VecDeque::with_capacity(LATENCY_SAMPLES)),
     })
@@ -150,6 +170,15 @@ impl Metrics {
 
     pub fn confirmed(&self, n: u64) {
         self.0.confirmed_orders.inc_by(n);
+    }
+
+    /// Something happened to reservations after the click (`n` times).
+    pub fn reservation_event(&self, event: &str, n: u64) {
+        self.0.after_click.with_label_values(&[event]).inc_by(n);
+    }
+
+    pub fn set_reservations(&self, state: &str, n: i64) {
+        self.0.reservations.with_label_values(&[state]).set(n);
     }
 
     pub fn set_stock_left(&self, product_id: i64, left: i64) {

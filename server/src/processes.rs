@@ -28,8 +28,10 @@ impl StockOwner {
         let db = Db::connect(cfg.database_url()).await?;
         let listener = TcpListener::bind(cfg.bind).await?;
         let name = tenure_name("stock", listener.local_addr()?);
-        let stock = Stock::start(db, cfg.stock_block, name).await?;
-        let router = internal::stock_router(Owner::new(stock.clone()), secret.expose_secret())
+        let stock = Stock::start(db.clone(), cfg.stock_block, name).await?;
+        let owner = Owner::new(stock.clone());
+        crate::services::reservations::follow_ended(db.clone(), owner.forgetting());
+        let router = internal::stock_router(owner, secret.expose_secret())
             .route("/healthz", get(|| async { "ok" }))
             .layer(tower_http::limit::RequestBodyLimitLayer::new(4096));
         Ok(StockOwner {
@@ -71,6 +73,14 @@ pub async fn run_consumer(
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let metrics = crate::metrics::Metrics::new()?;
+    // Reservations expire where orders are written.
+    let sweep = crate::services::reservations::sweep_expired(
+        db.clone(),
+        cfg.payments.sweep,
+        metrics.clone(),
+        stopped.clone(),
+    );
+    let sweep = tokio::spawn(sweep);
     let task = tokio::spawn(rabbit::consume(
         db,
         topology,
@@ -82,6 +92,7 @@ pub async fn run_consumer(
     shutdown.await;
     let _ = stop.send(true);
     task.await?;
+    sweep.await?;
     tracing::info!("consumer stopped");
     Ok(())
 }

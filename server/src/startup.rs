@@ -9,6 +9,7 @@ use crate::services::accounts::{hash_password, Accounts};
 use crate::services::assets::Assets;
 use crate::services::auth::Authenticator;
 use crate::services::blacklist::Blacklist;
+use crate::services::buyers::Buyers;
 use crate::services::captcha::{Captchas, Pool};
 use crate::services::catalog::Catalog;
 use crate::services::cookie::CookieCodec;
@@ -21,6 +22,7 @@ use crate::services::operations::{Operations, Reaches};
 use crate::services::peers::Peers;
 use crate::services::queue::rabbit::{self, dead::DeadLetters, RabbitQueue, Topology};
 use crate::services::queue::{EmbeddedQueue, OrderQueue};
+use crate::services::reservations::{self, Reservations};
 use crate::services::revocations::Revocations;
 use crate::services::sale::{LocalSale, Sale, SaleStages};
 use crate::services::stock::{tenure_name, RemoteStock, Stock, StockControl};
@@ -41,6 +43,8 @@ pub struct Application {
     live: Live,
     queue_task: JoinHandle<()>,
     consumer: Option<(tokio::sync::watch::Sender<bool>, JoinHandle<()>)>,
+    /// The expiry sweep stops when this is dropped.
+    expiry: tokio::sync::watch::Sender<bool>,
 }
 
 /// Leptos options for running without cargo-leptos (tests, the bare binary).
@@ -100,8 +104,22 @@ impl Application {
         let cooldown = Cooldown::new(cfg.user_interval);
         let since = now_ms() - cfg.user_interval.as_millis() as i64;
         cooldown.seed(orders::buyers_since(&db, since).await?);
+        let buyers = Buyers::new(db.clone());
+        reservations::follow_ended(db.clone(), buyers.forgetting());
+        // Reservations expire where orders are written.
+        let (expiry, expiring) = tokio::sync::watch::channel(false);
+        if cfg.amqp_url.is_none() || cfg.run_consumer {
+            let sweep = cfg.payments.sweep;
+            tokio::spawn(reservations::sweep_expired(
+                db.clone(),
+                sweep,
+                metrics.clone(),
+                expiring,
+            ));
+        }
         let local = LocalSale::new(SaleStages {
             db: db.clone(),
+            buyers,
             catalog: catalog.clone(),
             blacklist: blacklist.clone(),
             cooldown,
@@ -125,6 +143,7 @@ impl Application {
             live: live.clone(),
             metrics: metrics.clone(),
         });
+        let reservations = Reservations::new(db.clone(), &cfg, metrics.clone());
         let accounts = Accounts::new(db.clone(), cookies.clone())?;
         let state = AppState(Arc::new(Shared {
             auth: Authenticator::new(cookies.clone(), revocations.clone()),
@@ -152,6 +171,7 @@ impl Application {
                 cfg.door.metrics_token.clone(),
             ),
             sale: Sale::new(local, Forwarder::new(&cfg.cluster)?),
+            reservations,
             catalog,
             live: live.clone(),
             assets: Assets::new(
@@ -177,6 +197,7 @@ impl Application {
             live,
             queue_task,
             consumer,
+            expiry,
         })
     }
 
@@ -197,6 +218,7 @@ impl Application {
             live,
             queue_task,
             consumer,
+            expiry,
         } = self;
         // The last queue handle goes with the router's services: then the batcher writes what it
         // holds and ends.
@@ -206,6 +228,7 @@ impl Application {
             live.close();
         };
         crate::serve::serve(listener, router, shutdown).await;
+        let _ = expiry.send(true);
         if tokio::time::timeout(Duration::from_secs(30), queue_task)
             .await
             .is_err()

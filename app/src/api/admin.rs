@@ -1,4 +1,7 @@
 //! Admin server functions; the backend checks the role on every call.
+// `save_product` takes one argument per field of its form (an `ActionForm` posts them flat), and
+// the `server` macro copies that signature into the browser's client, out of an item's `allow`.
+#![allow(clippy::too_many_arguments)]
 
 use crate::model::{ApiError, BlacklistEntry, Dashboard, OrderFilter, OrdersPage, Product};
 use leptos::prelude::*;
@@ -19,6 +22,7 @@ pub async fn save_product(
     stock: String,
     sale_start: String,
     sale_end: String,
+    #[server(default)] pay_within_secs: String,
 ) -> Result<Product, ApiError> {
     let (backend, parts) = super::ssr::context().await?;
     let form = crate::model::ProductForm {
@@ -28,6 +32,7 @@ pub async fn save_product(
         stock,
         sale_start,
         sale_end,
+        pay_within_secs,
     };
     backend.save_product(&parts, id, form).await
 }

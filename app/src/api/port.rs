@@ -2,8 +2,8 @@
 //! pipeline; `app` cannot depend on `server`, so the seam is this trait.
 
 use crate::model::{
-    ApiError, BlacklistEntry, Captcha, Dashboard, LiveStock, Order, OrderFilter, OrdersPage,
-    Product, ProductForm, PurchaseOutcome, PurchasePass, User,
+    ApiError, BlacklistEntry, Captcha, Dashboard, LiveStock, Order, OrderFilter, OrderStatus,
+    OrdersPage, Product, ProductForm, PurchaseOutcome, PurchasePass, User,
 };
 use http::request::Parts;
 
@@ -50,6 +50,9 @@ pub trait Backend: Send + Sync + 'static {
         pass: String,
     ) -> Result<PurchaseOutcome, ApiError>;
     async fn my_orders(&self, req: &Parts) -> Result<Vec<Order>, ApiError>;
+    async fn checkout(&self, req: &Parts, order_id: String) -> Result<String, ApiError>;
+    async fn cancel_order(&self, req: &Parts, order_id: String) -> Result<OrderStatus, ApiError>;
+    async fn dev_pay(&self, req: &Parts, order_id: String, pay: bool) -> Result<(), ApiError>;
 
     // Admin only: each answers 401 without login and 403 for a shopper.
     async fn admin_products(&self, req: &Parts) -> Result<Vec<Product>, ApiError>;

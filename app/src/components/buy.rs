@@ -112,7 +112,7 @@ pub fn BuyPanel(product_id: i64, live: LiveProduct) -> impl IntoView {
                     match purchase(product_id, pass.pass).await {
                         Ok(outcome) => {
                             notice.set(Some(queued_or_confirmed(outcome.status)));
-                            if outcome.status != OrderStatus::Confirmed {
+                            if outcome.status != OrderStatus::Reserved {
                                 wait_for_confirmation(outcome.order_id, live, notice).await;
                             }
                         }
@@ -203,7 +203,13 @@ fn queued_or_confirmed(status: OrderStatus) -> Notice {
             "Order sent: the queue is slow to confirm it, it will be in your orders soon…".into(),
         ),
         OrderStatus::Queued => Notice::Info("Order queued: waiting for confirmation…".into()),
-        OrderStatus::Confirmed => Notice::Success("Order confirmed! It is in your orders.".into()),
+        OrderStatus::Reserved | OrderStatus::Paid => Notice::Success(
+            "Order confirmed! It is reserved for you: pay for it in My orders before its deadline."
+                .into(),
+        ),
+        OrderStatus::Expired | OrderStatus::Cancelled => {
+            Notice::Info("Your reservation has ended: its unit is back on sale.".into())
+        }
     }
 }
 
@@ -221,8 +227,7 @@ async fn wait_for_confirmation(
     while waited < GIVE_UP_MS {
         gloo_sleep(250).await;
         waited += 250;
-        let is_ours =
-            |status: OrderStatus, id: &str| id == order_id && status == OrderStatus::Confirmed;
+        let is_ours = |status: OrderStatus, id: &str| id == order_id && status.is_stored();
         let mut confirmed = live
             .order
             .try_get_untracked()
@@ -241,7 +246,7 @@ async fn wait_for_confirmation(
             backoff = (backoff * 2).min(8_000);
         }
         if confirmed {
-            notice.try_set(Some(queued_or_confirmed(OrderStatus::Confirmed)));
+            notice.try_set(Some(queued_or_confirmed(OrderStatus::Reserved)));
             return;
         }
     }

@@ -14,6 +14,9 @@ pub struct ProductForm {
     /// UTC, `YYYY-MM-DDTHH:MM` (an `<input type="datetime-local">`) or Unix milliseconds.
     pub sale_start: String,
     pub sale_end: String,
+    /// Seconds a shopper has to pay for a reservation; empty: 15 minutes.
+    #[serde(default)]
+    pub pay_within_secs: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +86,11 @@ pub struct Dashboard {
     /// broker does not answer.
     pub dead_letters: i64,
     pub refusals: Vec<RefusalCount>,
+    /// Stored orders by state: reserved (unpaid), paid, expired, cancelled.
+    pub reserved: i64,
+    pub paid: i64,
+    pub expired: i64,
+    pub cancelled: i64,
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub server_time: i64,

@@ -46,6 +46,8 @@ pub struct Product {
     pub on_sale: bool,
     /// The product page opens this long before the sale (a countdown, "Buy now" disabled).
     pub page_opens: i64,
+    /// How long a reservation may stay unpaid.
+    pub pay_within_ms: i64,
     pub server_time: i64,
 }
 
@@ -130,7 +132,13 @@ pub enum OrderStatus {
     /// Handed to the broker, which did not confirm it in time: resent until it does.
     Pending,
     Queued,
-    Confirmed,
+    /// Stored: the unit is the shopper's until the deadline, unless they pay.
+    Reserved,
+    Paid,
+    /// Not paid in time: the unit went back on sale.
+    Expired,
+    /// Cancelled by the shopper: the unit went back on sale.
+    Cancelled,
 }
 
 impl OrderStatus {
@@ -138,8 +146,30 @@ impl OrderStatus {
         match self {
             OrderStatus::Pending => "pending",
             OrderStatus::Queued => "queued",
-            OrderStatus::Confirmed => "confirmed",
+            OrderStatus::Reserved => "reserved",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Expired => "expired",
+            OrderStatus::Cancelled => "cancelled",
         }
+    }
+
+    /// The stored state a text names (`None` for any other text).
+    pub fn parse(s: &str) -> Option<OrderStatus> {
+        [
+            OrderStatus::Pending,
+            OrderStatus::Queued,
+            OrderStatus::Reserved,
+            OrderStatus::Paid,
+            OrderStatus::Expired,
+            OrderStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+
+    /// Stored and still the shopper's one purchase (reserved or paid).
+    pub fn is_stored(self) -> bool {
+        matches!(self, OrderStatus::Reserved | OrderStatus::Paid)
     }
 }
 
@@ -158,6 +188,12 @@ pub struct Order {
     pub product_name: String,
     pub status: OrderStatus,
     pub created_at: i64,
+    /// Pay by then (server clock, Unix ms) while reserved; 0: no deadline.
+    pub deadline: i64,
+    /// Time left to pay when this was answered (0 unless reserved): pages count down from it
+    /// without needing the server's clock.
+    #[serde(default)]
+    pub pays_in_ms: i64,
 }
 
 #[cfg(test)]

@@ -3,5 +3,6 @@ pub mod admin;
 pub mod auth;
 pub mod not_found;
 pub mod orders;
+pub mod pay;
 pub mod product;
 pub mod products;

@@ -1,8 +1,9 @@
 use super::not_found::ErrorPanel;
-use crate::api::my_orders;
+use crate::api::{cancel_order, checkout, my_orders};
 use crate::components::auth_state::{login_href, use_auth};
-use crate::model::ErrorCode;
-use crate::time::format_utc;
+use crate::components::clock::use_ticking_clock;
+use crate::model::{ApiError, ErrorCode, Order, OrderStatus};
+use crate::time::{format_countdown, format_utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
@@ -36,27 +37,13 @@ pub fn OrdersPage() -> impl IntoView {
                                         <th scope="col">"Order"</th>
                                         <th scope="col">"Placed"</th>
                                         <th scope="col">"Status"</th>
+                                        <th scope="col">"Payment"</th>
                                     </tr>
                                 </thead>
                                 <tbody>
                                     {list
                                         .into_iter()
-                                        .map(|o| {
-                                            view! {
-                                                <tr>
-                                                    <td>
-                                                        <a href=format!("/product/{}", o.product_id)>{o.product_name}</a>
-                                                    </td>
-                                                    <td class="mono">{o.order_id}</td>
-                                                    <td>{format_utc(o.created_at)}</td>
-                                                    <td>
-                                                        <span class=format!("status status-{}", o.status.as_str())>
-                                                            {o.status.as_str()}
-                                                        </span>
-                                                    </td>
-                                                </tr>
-                                            }
-                                        })
+                                        .map(|o| view! { <OrderRow order=o orders=orders /> })
                                         .collect_view()}
                                 </tbody>
                             </table>
@@ -67,4 +54,93 @@ pub fn OrdersPage() -> impl IntoView {
             })}
         </Suspense>
     }
+}
+
+/// One order: its state, and while it is reserved the time left to pay, "Pay now" and "Cancel".
+#[component]
+fn OrderRow(order: Order, orders: Resource<Result<Vec<Order>, ApiError>>) -> impl IntoView {
+    let o = order;
+    let reserved = o.status == OrderStatus::Reserved && o.deadline > 0;
+    // Counts from this answer: 0 at render, the time since then after hydration.
+    let since = use_ticking_clock(0, 250);
+    let left = move || (o.pays_in_ms - since.get()).max(0);
+    let error = RwSignal::new(None::<ApiError>);
+    let id = o.order_id.clone();
+    let pay = Action::new(move |_: &()| {
+        let id = id.clone();
+        async move {
+            match checkout(id).await {
+                Ok(url) => {
+                    let _ = window().location().set_href(&url);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        }
+    });
+    let id = o.order_id.clone();
+    let cancel = Action::new(move |_: &()| {
+        let id = id.clone();
+        async move {
+            match cancel_order(id).await {
+                Ok(_) => orders.refetch(),
+                Err(e) => error.set(Some(e)),
+            }
+        }
+    });
+    // Past the deadline the sweep releases the unit within a moment: ask again then.
+    Effect::new(move |asked: Option<bool>| {
+        let due = reserved && left() == 0 && since.get() > 0;
+        if due && asked != Some(true) {
+            refetch_after(orders, 1_000);
+        }
+        due
+    });
+    let status = o.status;
+    view! {
+        <tr data-testid="order-row" data-order=o.order_id.clone() data-status=status.as_str()>
+            <td>
+                <a href=format!("/product/{}", o.product_id)>{o.product_name}</a>
+            </td>
+            <td class="mono">{o.order_id.clone()}</td>
+            <td>{format_utc(o.created_at)}</td>
+            <td>
+                <span class=format!("status status-{}", status.as_str()) data-testid="order-status">
+                    {status.as_str()}
+                </span>
+            </td>
+            <td>
+                {move || {
+                    if !reserved {
+                        return match status {
+                            OrderStatus::Expired => view! { <span class="muted">"not paid in time: the unit went back on sale"</span> }.into_any(),
+                            OrderStatus::Cancelled => view! { <span class="muted">"cancelled: the unit went back on sale"</span> }.into_any(),
+                            _ => ().into_any(),
+                        };
+                    }
+                    view! {
+                        <span class="countdown" role="timer" aria-live="off" data-testid="pay-deadline">
+                            "Pay within " <strong>{move || format_countdown(left())}</strong>
+                        </span>
+                        " "
+                        <button class="button button-small" data-testid="pay-now" disabled=move || left() == 0 || pay.pending().get() on:click=move |_| { pay.dispatch(()); }>"Pay now"</button>
+                        " "
+                        <button class="button button-small button-quiet" data-testid="cancel-order" disabled=move || left() == 0 || cancel.pending().get() on:click=move |_| { cancel.dispatch(()); }>"Cancel"</button>
+                        {move || error.get().map(|e| view! { <p class="alert alert-error" role="alert">{e.message}</p> })}
+                    }
+                        .into_any()
+                }}
+            </td>
+        </tr>
+    }
+}
+
+/// Asks the orders again in a moment (a deadline passed: the sweep is about to release it).
+fn refetch_after(orders: Resource<Result<Vec<Order>, ApiError>>, ms: u32) {
+    #[cfg(feature = "hydrate")]
+    leptos::task::spawn_local(async move {
+        gloo_timers::future::TimeoutFuture::new(ms).await;
+        orders.refetch();
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (orders, ms);
 }

@@ -4,10 +4,12 @@
 mod cluster;
 mod door;
 mod live;
+mod payments;
 
 pub use cluster::{Cluster, Peer};
 pub use door::{Bucket, DoorConfig, RateLimits};
 pub use live::LiveConfig;
+pub use payments::{PaymentsConfig, Provider as PaymentProvider};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -71,6 +73,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub cluster: Cluster,
     pub live: LiveConfig,
+    pub payments: PaymentsConfig,
     pub door: DoorConfig,
 }
 
@@ -240,6 +243,7 @@ impl Config {
             max_body_bytes: parse(env, "FLASH_MAX_BODY_BYTES", 16 * 1024)?,
             cluster: Cluster::from_lookup(env)?,
             live: LiveConfig::from_lookup(env)?,
+            payments: PaymentsConfig::from_lookup(env, development)?,
             door,
         })
     }

@@ -8,6 +8,7 @@ pub mod assets;
 pub mod extract;
 pub mod health;
 pub mod internal;
+pub mod payments;
 pub mod security;
 pub mod server_fns;
 
@@ -22,6 +23,7 @@ use crate::services::limiter::{Class, Limiters};
 use crate::services::live::Live;
 use crate::services::monitor::Monitor;
 use crate::services::operations::Operations;
+use crate::services::reservations::Reservations;
 use crate::services::sale::Sale;
 use app::model::{ApiError, ErrorCode};
 use axum::body::Body;
@@ -58,6 +60,7 @@ pub struct Shared {
     pub auth: Authenticator,
     pub accounts: Accounts,
     pub sale: Sale,
+    pub reservations: Reservations,
     pub catalog: Catalog,
     pub live: Live,
     pub assets: Assets,
@@ -106,6 +109,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(assets::router())
         .merge(api::router())
+        .merge(payments::router())
         .merge(admin::router())
         .merge(health::router())
         .merge(internal::router(state.internal_secret.as_ref()))

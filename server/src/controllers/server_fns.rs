@@ -7,8 +7,8 @@ use crate::ids::ProductId;
 use crate::services::sale::{MyOrders, NewCaptcha, Purchase, VerifyCaptcha};
 use app::api::{Backend, SessionCookie};
 use app::model::{
-    ApiError, BlacklistEntry, Captcha, Dashboard, LiveStock, Order, OrderFilter, OrdersPage,
-    Product, ProductForm, PurchaseOutcome, PurchasePass, User,
+    ApiError, BlacklistEntry, Captcha, Dashboard, LiveStock, Order, OrderFilter, OrderStatus,
+    OrdersPage, Product, ProductForm, PurchaseOutcome, PurchasePass, User,
 };
 use http::request::Parts;
 
@@ -87,6 +87,21 @@ impl Backend for AppState {
             .sale
             .run(&self.auth.shopper_of(r)?, MyOrders {})
             .await?)
+    }
+
+    async fn checkout(&self, r: &Parts, order_id: String) -> Result<String, ApiError> {
+        let shopper = self.auth.shopper_of(r)?;
+        Ok(self.reservations.checkout(&shopper, &order_id).await?)
+    }
+
+    async fn cancel_order(&self, r: &Parts, order_id: String) -> Result<OrderStatus, ApiError> {
+        let shopper = self.auth.shopper_of(r)?;
+        Ok(self.reservations.cancel(&shopper, &order_id).await?)
+    }
+
+    async fn dev_pay(&self, r: &Parts, order_id: String, pay: bool) -> Result<(), ApiError> {
+        let shopper = self.auth.shopper_of(r)?;
+        Ok(self.reservations.decide(&shopper, &order_id, pay).await?)
     }
 
     async fn admin_products(&self, r: &Parts) -> Result<Vec<Product>, ApiError> {

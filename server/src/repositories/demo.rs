@@ -68,6 +68,7 @@ pub async fn seed(
             stock,
             sale_start: start,
             sale_end: end,
+            pay_within_ms: 900_000,
         };
         products::insert(db, &p, now).await?;
     }

@@ -17,6 +17,7 @@ pub async fn sale(names: &[&str]) -> (Db, i64, Vec<i64>) {
         stock: 10,
         sale_start: 0,
         sale_end: i64::MAX,
+        pay_within_ms: 900_000,
     };
     let product = products::insert(&db, &p, 0).await.unwrap();
     let mut ids = Vec::new();

@@ -181,7 +181,7 @@ async fn count(
     Ok(())
 }
 
-/// Recounts `sold` from the stored orders, and `leased` as what live owners were granted plus
+/// Recounts `sold` from the live orders (an ended one gave its unit back), and `leased` as what live owners were granted plus
 /// what the others sold; forgets the dead owners' leases. Orders still queued count as unsold:
 /// drain the queue first. Returns the products whose `leased` changed.
 pub async fn reconcile(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
@@ -191,14 +191,15 @@ pub async fn reconcile(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
     // another connection (an owner renewing) has written meanwhile.
     sqlx::query(
         "UPDATE products SET sold = \
-         (SELECT COUNT(*) FROM orders WHERE orders.product_id = products.id)",
+         (SELECT COUNT(*) FROM orders WHERE orders.product_id = products.id AND orders.live = 1)",
     )
     .execute(&mut *tx)
     .await?;
     let before = leased(&mut tx).await?;
     sqlx::query(
         "UPDATE products SET leased = \
-         (SELECT COUNT(*) FROM orders o WHERE o.product_id = products.id AND o.lease_owner NOT IN \
+         (SELECT COUNT(*) FROM orders o WHERE o.product_id = products.id AND o.live = 1 \
+            AND o.lease_owner NOT IN \
             (SELECT id FROM lease_owners WHERE renewed_at >= ?)) + \
          (SELECT COALESCE(SUM(l.granted), 0) FROM leases l JOIN lease_owners w ON w.id = l.owner_id \
             WHERE l.product_id = products.id AND w.renewed_at >= ?)",
@@ -246,6 +247,7 @@ mod tests {
             stock: 3,
             sale_start: 0,
             sale_end: i64::MAX,
+            pay_within_ms: 900_000,
         };
         assert!(matches!(
             update(&db, product, &lowered).await.unwrap(),
@@ -284,6 +286,7 @@ mod tests {
             user_id,
             created_at: now,
             lease_owner,
+            deadline: 0,
         };
         let batch = [sold(ids[0], live), sold(ids[1], dead), sold(ids[2], dead)];
         write_batch(&db, &batch).await.unwrap();

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod fixture;
 pub mod leases;
 pub mod orders;
+pub mod payments;
 pub mod products;
 pub mod users;
 

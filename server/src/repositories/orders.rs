@@ -1,12 +1,18 @@
 mod failure;
+mod read;
 mod recent;
+mod settle;
 
 pub use failure::WriteError;
+pub use read::{
+    buyers, count_by_status, exists, for_user, one, search, stored_among, tally, OrderRef,
+};
 pub use recent::{buyers_since, latest_since};
+pub use settle::{cancel, ended_since, expire_due, pay, Ended, Ending, Payment};
 
 use super::db::col;
 use super::{Db, DbKind};
-use app::model::{Order, OrderStatus};
+use app::model::OrderStatus;
 use failure::missing_products;
 use sqlx::error::ErrorKind;
 use sqlx::Executor;
@@ -24,6 +30,9 @@ pub struct NewOrder {
     /// The tenure whose lease the unit came from (see `leases`); 0 in messages from before.
     #[serde(default)]
     pub lease_owner: i64,
+    /// Pay by then, or the unit goes back; 0 (also in messages from before): no deadline.
+    #[serde(default)]
+    pub deadline: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,184 +168,30 @@ pub async fn commit(db: &Db, batch: &[NewOrder]) -> Result<Vec<Written>, WriteEr
 /// UUIDs (hyphenated hex) are written into the SQL.
 fn insert_sql(db: &Db, chunk: &[&NewOrder]) -> String {
     use std::fmt::Write;
-    let status = OrderStatus::Confirmed.as_str();
+    let status = OrderStatus::Reserved.as_str();
     let mut sql = format!(
-        "{} INTO orders (id, product_id, user_id, status, created_at, lease_owner) VALUES ",
+        "{} INTO orders (id, product_id, user_id, status, created_at, lease_owner, deadline) \
+         VALUES ",
         db.insert_ignore()
     );
     sql.reserve(chunk.len() * 80);
     for (i, o) in chunk.iter().enumerate() {
         let sep = if i == 0 { "" } else { ", " };
-        let (id, product, user, at, lease) = (
+        let (id, product, user, at, lease, due) = (
             o.order_id.hyphenated(),
             o.product_id,
             o.user_id,
             o.created_at,
             o.lease_owner,
+            o.deadline,
         );
         // Writing to a String cannot fail.
         let _ = write!(
             sql,
-            "{sep}('{id}', {product}, {user}, '{status}', {at}, {lease})"
+            "{sep}('{id}', {product}, {user}, '{status}', {at}, {lease}, {due})"
         );
     }
     sql
-}
-
-fn status_from(s: &str) -> OrderStatus {
-    if s == "queued" {
-        OrderStatus::Queued
-    } else {
-        OrderStatus::Confirmed
-    }
-}
-
-/// Every user with an order for the product, to seed the in-memory "already bought" set.
-pub async fn buyers(db: &Db, product_id: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT user_id FROM orders WHERE product_id = ?")
-        .bind(product_id)
-        .fetch_all(&db.pool)
-        .await
-}
-
-/// Whether the user has an order for the product in the database.
-pub async fn exists(db: &Db, product_id: i64, user_id: i64) -> Result<bool, sqlx::Error> {
-    Ok(
-        sqlx::query("SELECT id FROM orders WHERE product_id = ? AND user_id = ?")
-            .bind(product_id)
-            .bind(user_id)
-            .fetch_optional(&db.pool)
-            .await?
-            .is_some(),
-    )
-}
-
-/// Which of these users have an order for the product in the database: (user, order id).
-pub async fn stored_among(
-    db: &Db,
-    product_id: i64,
-    users: &[i64],
-) -> Result<Vec<(i64, String)>, sqlx::Error> {
-    if users.is_empty() {
-        return Ok(Vec::new());
-    }
-    let marks = vec!["?"; users.len()].join(", ");
-    let sql =
-        format!("SELECT user_id, id FROM orders WHERE product_id = ? AND user_id IN ({marks})");
-    let mut q = sqlx::query(&sql).bind(product_id);
-    for u in users {
-        q = q.bind(*u);
-    }
-    let rows = q.fetch_all(&db.pool).await?;
-    rows.iter()
-        .map(|r| Ok((col(r, "user_id")?, col(r, "id")?)))
-        .collect()
-}
-
-pub async fn for_user(db: &Db, user_id: i64) -> Result<Vec<Order>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT o.id, o.product_id, p.name, o.status, o.created_at FROM orders o \
-         JOIN products p ON p.id = o.product_id WHERE o.user_id = ? ORDER BY o.created_at DESC",
-    )
-    .bind(user_id)
-    .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let status: String = col(r, "status")?;
-            Ok(Order {
-                order_id: col(r, "id")?,
-                product_id: col(r, "product_id")?,
-                product_name: col(r, "name")?,
-                status: status_from(&status),
-                created_at: col(r, "created_at")?,
-            })
-        })
-        .collect()
-}
-
-/// The books of one product: (orders, distinct buyers).
-pub async fn tally(db: &Db, product_id: i64) -> Result<(i64, i64), sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n, COUNT(DISTINCT user_id) AS buyers FROM orders WHERE product_id = ?",
-    )
-    .bind(product_id)
-    .fetch_one(&db.pool)
-    .await?;
-    Ok((col(&row, "n")?, col(&row, "buyers")?))
-}
-
-/// Orders matching the filter, newest first, one page of them, and how many match in all.
-pub async fn search(
-    db: &Db,
-    filter: &app::model::OrderFilter,
-    offset: i64,
-    limit: i64,
-) -> Result<(Vec<app::model::AdminOrder>, i64), sqlx::Error> {
-    let mut clauses = Vec::new();
-    if filter.product_id.is_some() {
-        clauses.push("o.product_id = ?");
-    }
-    if filter.status.is_some() {
-        clauses.push("o.status = ?");
-    }
-    if filter.user.is_some() {
-        clauses.push("u.name = ?");
-    }
-    let filter_sql = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    };
-    let from =
-        "FROM orders o JOIN products p ON p.id = o.product_id JOIN users u ON u.id = o.user_id";
-    let count_sql = format!("SELECT COUNT(*) AS n {from} {filter_sql}");
-    let list_sql = format!(
-        "SELECT o.id, o.product_id, p.name AS product_name, o.user_id, u.name AS user_name, \
-         o.status, o.created_at {from} {filter_sql} ORDER BY o.created_at DESC, o.id LIMIT ? OFFSET ?"
-    );
-    macro_rules! bind_filter {
-        ($q:expr) => {{
-            let mut q = $q;
-            if let Some(p) = filter.product_id {
-                q = q.bind(p);
-            }
-            if let Some(s) = filter.status {
-                q = q.bind(s.as_str());
-            }
-            if let Some(u) = &filter.user {
-                q = q.bind(u.as_str());
-            }
-            q
-        }};
-    }
-    let total: i64 = col(
-        &bind_filter!(sqlx::query(&count_sql))
-            .fetch_one(&db.pool)
-            .await?,
-        "n",
-    )?;
-    let rows = bind_filter!(sqlx::query(&list_sql))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&db.pool)
-        .await?;
-    let orders = rows
-        .iter()
-        .map(|r| {
-            let status: String = col(r, "status")?;
-            Ok(app::model::AdminOrder {
-                order_id: col(r, "id")?,
-                product_id: col(r, "product_id")?,
-                product_name: col(r, "product_name")?,
-                user_id: col(r, "user_id")?,
-                user_name: col(r, "user_name")?,
-                status: status_from(&status),
-                created_at: col(r, "created_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok((orders, total))
 }
 
 #[cfg(test)]
@@ -353,6 +208,7 @@ mod tests {
             user_id,
             created_at: 1,
             lease_owner: 0,
+            deadline: 0,
         };
         let first = vec![order(ids[0]), order(ids[1])];
         assert_eq!(
@@ -389,11 +245,11 @@ mod tests {
         let text = format!(r#"{{"order_id":"{id}","product_id":1,"user_id":2,"created_at":3}}"#);
         let order: NewOrder = serde_json::from_str(&text).unwrap();
         assert_eq!(
-            (order.order_id, order.lease_owner),
-            (id, 0),
+            (order.order_id, order.lease_owner, order.deadline),
+            (id, 0, 0),
             "older messages still read"
         );
-        let text = text.replace('}', r#","lease_owner":9}"#);
+        let text = text.replace('}', r#","lease_owner":9,"deadline":4}"#);
         let order: NewOrder = serde_json::from_str(&text).unwrap();
         assert_eq!(serde_json::to_string(&order).unwrap(), text);
     }

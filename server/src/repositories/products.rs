@@ -14,6 +14,8 @@ pub struct ProductRow {
     pub sold: i64,
     pub sale_start: i64,
     pub sale_end: i64,
+    /// How long a shopper has to pay for a reservation.
+    pub pay_within_ms: i64,
 }
 
 pub struct NewProduct<'a> {
@@ -23,9 +25,11 @@ pub struct NewProduct<'a> {
     pub stock: i64,
     pub sale_start: i64,
     pub sale_end: i64,
+    pub pay_within_ms: i64,
 }
 
-const COLUMNS: &str = "id, name, price_cents, image, stock, leased, sold, sale_start, sale_end";
+const COLUMNS: &str =
+    "id, name, price_cents, image, stock, leased, sold, sale_start, sale_end, pay_within_ms";
 
 fn from_row(r: &AnyRow) -> Result<ProductRow, sqlx::Error> {
     Ok(ProductRow {
@@ -38,6 +42,7 @@ fn from_row(r: &AnyRow) -> Result<ProductRow, sqlx::Error> {
         sold: col(r, "sold")?,
         sale_start: col(r, "sale_start")?,
         sale_end: col(r, "sale_end")?,
+        pay_within_ms: col(r, "pay_within_ms")?,
     })
 }
 
@@ -61,8 +66,8 @@ pub async fn insert(db: &Db, p: &NewProduct<'_>, now: i64) -> Result<i64, sqlx::
         DbKind::MySql => "",
     };
     let sql = format!(
-        "INSERT INTO products (name, price_cents, image, stock, sale_start, sale_end, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?){returning}"
+        "INSERT INTO products (name, price_cents, image, stock, sale_start, sale_end, \
+         pay_within_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?){returning}"
     );
     let query = bind_fields(sqlx::query(&sql), p).bind(now);
     match db.kind {
@@ -93,13 +98,14 @@ fn bind_fields<'q>(query: AnyQuery<'q>, p: &NewProduct<'q>) -> AnyQuery<'q> {
         .bind(p.stock)
         .bind(p.sale_start)
         .bind(p.sale_end)
+        .bind(p.pay_within_ms)
 }
 
 /// Edits a product; the stock may not drop below the units already sold or leased out.
 pub async fn update(db: &Db, id: i64, p: &NewProduct<'_>) -> Result<Change, sqlx::Error> {
     let update = sqlx::query(
         "UPDATE products SET name = ?, price_cents = ?, image = ?, stock = ?, sale_start = ?, \
-         sale_end = ? WHERE id = ? AND leased <= ? AND sold <= ?",
+         sale_end = ?, pay_within_ms = ? WHERE id = ? AND leased <= ? AND sold <= ?",
     );
     let done = bind_fields(update, p)
         .bind(id)
@@ -163,6 +169,7 @@ mod tests {
             stock,
             sale_start: 0,
             sale_end: i64::MAX,
+            pay_within_ms: 60_000,
         }
     }
 

@@ -107,6 +107,7 @@ impl Catalog {
             sale_end: row.sale_end,
             on_sale: phase_at(row.sale_start, row.sale_end, now.0) == SalePhase::OnSale,
             page_opens: page_opens(row, self.preview_ms),
+            pay_within_ms: row.pay_within_ms,
             server_time: now.0,
         }
     }
@@ -156,6 +157,7 @@ mod tests {
                 stock: 1,
                 sale_start,
                 sale_end,
+                pay_within_ms: 900_000,
             };
             repo::insert(&db, &p, 0).await.unwrap();
         }

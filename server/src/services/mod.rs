@@ -25,6 +25,7 @@ pub mod pending;
 pub mod priority;
 pub mod product_form;
 pub mod queue;
+pub mod reservations;
 pub mod revocations;
 pub mod ring;
 pub mod sale;

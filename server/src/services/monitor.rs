@@ -9,7 +9,7 @@ use super::live::Live;
 use super::sale::LocalSale;
 use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
-use crate::repositories::{products, Db};
+use crate::repositories::{orders, products, Db};
 use app::model::ErrorCode;
 use axum::http::{header, HeaderMap};
 use secrecy::{ExposeSecret, SecretString};
@@ -123,6 +123,12 @@ impl Monitor {
                 .iter()
                 .for_each(|r| m.set_stock_left(r.id, r.stock - r.sold)),
             Err(e) => tracing::warn!(error = %e, "stock gauges not refreshed"),
+        }
+        match orders::count_by_status(&self.db, None).await {
+            Ok(states) => states
+                .iter()
+                .for_each(|(state, n)| m.set_reservations(state.as_str(), *n)),
+            Err(e) => tracing::warn!(error = %e, "reservation gauges not refreshed"),
         }
         m.set_queue_depth("queue", self.sale.queue_depth().await);
         m.set_queue_depth("consumer_lag", self.sale.consumer_lag() as i64);

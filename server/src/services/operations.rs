@@ -16,8 +16,8 @@ use crate::now_ms;
 use crate::repositories::products::{self, Change, Deleted};
 use crate::repositories::{blacklist, orders, users, Db};
 use app::model::{
-    ApiError, BlacklistEntry, Dashboard, ErrorCode, FieldError, OrderFilter, OrdersPage, Product,
-    ProductForm, RefusalCount,
+    ApiError, BlacklistEntry, Dashboard, ErrorCode, FieldError, OrderFilter, OrderStatus,
+    OrdersPage, Product, ProductForm, RefusalCount,
 };
 
 pub const PER_PAGE: i64 = 50;
@@ -214,7 +214,13 @@ impl Operations {
             .await?
             .ok_or_else(|| AppError::Api(ApiError::not_found("product")))?;
         let (p50_ms, p99_ms) = self.metrics.latency_percentiles();
+        let states = orders::count_by_status(&self.db, Some(product_id)).await?;
+        let count = |st: OrderStatus| states.iter().find(|(s, _)| *s == st).map_or(0, |c| c.1);
         Ok(Dashboard {
+            reserved: count(OrderStatus::Reserved),
+            paid: count(OrderStatus::Paid),
+            expired: count(OrderStatus::Expired),
+            cancelled: count(OrderStatus::Cancelled),
             product_id,
             product_name: row.name,
             stock: row.stock,

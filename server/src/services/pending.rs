@@ -40,6 +40,8 @@ impl Pending {
                 product_name: name.clone(),
                 status: OrderStatus::Queued,
                 created_at: o.created_at,
+                deadline: o.deadline,
+                pays_in_ms: 0,
             })
             .collect();
         let empty = list.is_empty();

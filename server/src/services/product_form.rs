@@ -5,6 +5,9 @@ use crate::now_ms;
 use crate::repositories::products::NewProduct;
 use app::model::{ApiError, ErrorCode, FieldError, ProductForm};
 
+/// The payment deadline of a product whose form leaves it empty.
+pub const DEFAULT_PAY_WITHIN_MS: i64 = 15 * 60_000;
+
 #[derive(Debug)]
 pub struct ValidProduct {
     pub name: String,
@@ -13,6 +16,7 @@ pub struct ValidProduct {
     pub stock: i64,
     pub sale_start: i64,
     pub sale_end: i64,
+    pub pay_within_ms: i64,
 }
 
 impl ValidProduct {
@@ -24,6 +28,7 @@ impl ValidProduct {
             stock: self.stock,
             sale_start: self.sale_start,
             sale_end: self.sale_end,
+            pay_within_ms: self.pay_within_ms,
         }
     }
 }
@@ -74,14 +79,20 @@ pub fn validate(form: &ProductForm) -> AppResult<ValidProduct> {
     if let Err(message) = end {
         refuse("sale_end", message);
     }
+    let pay_within = parse_pay_within(&form.pay_within_secs);
+    if pay_within.is_none() {
+        refuse("pay_within_secs", "whole seconds from 1 to 86400 (a day)");
+    }
     let (start, end) = (start.ok(), end.ok());
     if let (Some(s), Some(e)) = (start, end) {
         if e <= s {
             refuse("sale_end", "the sale must end after it starts");
         }
     }
-    match (price_cents, stock, start, end) {
-        (Some(price_cents), Some(stock), Some(sale_start), Some(sale_end)) if errors.is_empty() => {
+    match (price_cents, stock, start, end, pay_within) {
+        (Some(price_cents), Some(stock), Some(sale_start), Some(sale_end), Some(pay_within_ms))
+            if errors.is_empty() =>
+        {
             let image = if image.is_empty() {
                 "/img/gift.svg".to_string()
             } else {
@@ -94,6 +105,7 @@ pub fn validate(form: &ProductForm) -> AppResult<ValidProduct> {
                 stock,
                 sale_start,
                 sale_end,
+                pay_within_ms,
             })
         }
         _ => {
@@ -102,6 +114,16 @@ pub fn validate(form: &ProductForm) -> AppResult<ValidProduct> {
             Err(AppError::Api(e))
         }
     }
+}
+
+/// Seconds to pay a reservation: empty is the default, 15 minutes.
+fn parse_pay_within(raw: &str) -> Option<i64> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Some(DEFAULT_PAY_WITHIN_MS);
+    }
+    let secs: i64 = raw.parse().ok()?;
+    (1..=86_400).contains(&secs).then_some(secs * 1_000)
 }
 
 fn parse_price(raw: &str) -> Option<i64> {
@@ -186,6 +208,7 @@ mod tests {
             stock: stock.into(),
             sale_start: start.into(),
             sale_end: end.into(),
+            pay_within_secs: String::new(),
         }
     }
 

@@ -182,7 +182,7 @@ async fn admins_run_a_sale_and_changes_apply_at_once() {
     let (_, page) = app
         .get(
             Some(&admin),
-            &format!("/api/v1/admin/orders?product_id={id}&status=confirmed"),
+            &format!("/api/v1/admin/orders?product_id={id}&status=reserved"),
         )
         .await;
     assert_eq!(page["total"], 1);

@@ -4,8 +4,14 @@
 
 // Shared with the `services` tests, which use the rest of them.
 #[allow(dead_code)]
+#[path = "../support/reservations.rs"]
+mod after_click;
+#[allow(dead_code)]
 #[path = "../support/backends.rs"]
 mod backends;
+#[allow(dead_code)]
+#[path = "../support/books.rs"]
+mod books;
 #[allow(dead_code)]
 #[path = "../support/helpers.rs"]
 mod helpers;
@@ -23,6 +29,7 @@ mod hangups;
 mod live_pages;
 mod lockdown;
 mod pages;
+mod payments;
 mod pipeline;
 mod refusals;
 mod restarts;

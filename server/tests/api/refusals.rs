@@ -162,7 +162,7 @@ async fn too_frequent_blacklisted_outside_window_sold_out() {
 
     let (s, v) = app.buy(&sh[0], one).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");
-    assert_eq!(v["status"], "confirmed");
+    assert_eq!(v["status"], "reserved");
     assert!(v["order_id"].as_str().is_some_and(|id| !id.is_empty()));
     // Within 10 s, even for another product.
     let (s, v) = app.buy(&sh[0], other).await;

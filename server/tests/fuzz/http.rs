@@ -78,6 +78,7 @@ pub(crate) fn server() -> &'static Server {
                     stock: 1_000_000,
                     sale_start: now - 60_000,
                     sale_end: now + 24 * 3_600_000,
+                    pay_within_ms: 900_000,
                 },
                 now,
             )

@@ -17,7 +17,7 @@ async fn the_shoppers_page_hears_its_order_once_stored() {
     assert_eq!(v["status"], "queued");
     let order = mine.until("order", |_| true).await;
     assert_eq!(order["order_id"], v["order_id"]);
-    assert_eq!(order["status"], "confirmed");
+    assert_eq!(order["status"], "reserved");
     assert_eq!(order["product_id"].as_i64(), Some(id));
     let (n, _) = app.order_count(id).await;
     assert_eq!(n, 1, "told only once stored");

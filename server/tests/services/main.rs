@@ -4,6 +4,9 @@
 
 // Shared with the `api` tests, which use the rest of them.
 #[allow(dead_code)]
+#[path = "../support/reservations.rs"]
+mod after_click;
+#[allow(dead_code)]
 #[path = "../support/backends.rs"]
 mod backends;
 #[allow(dead_code)]
@@ -29,6 +32,7 @@ mod faults_books;
 mod harness;
 mod harness_shoppers;
 mod live_orders;
+mod payments;
 mod pipeline;
 mod poison;
 mod rabbit;

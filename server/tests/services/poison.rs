@@ -37,6 +37,7 @@ async fn sale(db: &Db) -> Sale {
         stock: 10,
         sale_start: now - 1,
         sale_end: now + 600_000,
+        pay_within_ms: 900_000,
     };
     let kept = products::insert(db, &product("Kept"), now).await.unwrap();
     let gone = products::insert(db, &product("Withdrawn"), now)

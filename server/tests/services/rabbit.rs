@@ -25,6 +25,7 @@ async fn a_consumer_killed_between_insert_and_ack_creates_no_duplicate() {
             stock: 10,
             sale_start: now - 1,
             sale_end: now + 60_000,
+            pay_within_ms: 900_000,
         },
         now,
     )
@@ -64,6 +65,7 @@ async fn a_consumer_killed_between_insert_and_ack_creates_no_duplicate() {
             user_id: u,
             created_at: now,
             lease_owner: 0,
+            deadline: 0,
         })
     }))
     .await;

@@ -21,6 +21,7 @@ fn product(name: &str, stock: i64) -> NewProduct<'_> {
         stock,
         sale_start: 0,
         sale_end: i64::MAX,
+        pay_within_ms: 900_000,
     }
 }
 

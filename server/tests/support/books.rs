@@ -86,10 +86,10 @@ impl Books {
     }
 }
 
-/// The product's stored order ids, per shopper.
+/// The product's live (reserved or paid) order ids, per shopper.
 pub async fn orders(db: &Db, product: i64) -> HashMap<i64, Vec<String>> {
     let rows: Vec<(i64, String)> =
-        sqlx::query_as("SELECT user_id, id FROM orders WHERE product_id = ?")
+        sqlx::query_as("SELECT user_id, id FROM orders WHERE product_id = ? AND live = 1")
             .bind(product)
             .fetch_all(&db.pool)
             .await

@@ -175,6 +175,7 @@ impl TestApp {
             stock,
             sale_start: now + start_offset_ms,
             sale_end: now + end_offset_ms,
+            pay_within_ms: 900_000,
         };
         products::insert(&self.db, &p, now)
             .await

@@ -54,6 +54,9 @@ fn Live(initial: Dashboard) -> impl IntoView {
             <Stat label="Sold" testid="dash-sold" value=stat(|d| d.sold.to_string()) />
             <Stat label="Left" testid="dash-left" value=stat(|d| d.left.to_string()) />
             <Stat label="Stock" testid="dash-stock" value=stat(|d| d.stock.to_string()) />
+            <Stat label="Reserved (unpaid)" testid="dash-reserved" value=stat(|d| d.reserved.to_string()) />
+            <Stat label="Paid" testid="dash-paid" value=stat(|d| d.paid.to_string()) />
+            <Stat label="Expired / cancelled" testid="dash-expired" value=stat(|d| format!("{} / {}", d.expired, d.cancelled)) />
             <Stat label="Queue depth" testid="dash-queue" value=stat(|d| d.queue_depth.to_string()) />
             <Stat label="Consumer lag" testid="dash-lag" value=stat(|d| d.consumer_lag.to_string()) />
             <Stat label="Dead letters" testid="dash-dead" value=stat(|d| match d.dead_letters {

@@ -21,11 +21,7 @@ pub fn AdminOrdersPage() -> impl IntoView {
         };
         OrderFilter {
             product_id: text("product_id").and_then(|v| v.parse().ok()),
-            status: match text("status").as_deref() {
-                Some("queued") => Some(OrderStatus::Queued),
-                Some("confirmed") => Some(OrderStatus::Confirmed),
-                _ => None,
-            },
+            status: text("status").as_deref().and_then(OrderStatus::parse),
             user: text("user"),
             page: text("page").and_then(|v| v.parse().ok()),
         }
@@ -54,8 +50,10 @@ pub fn AdminOrdersPage() -> impl IntoView {
                 <label for="f-status">"Status"</label>
                 <select id="f-status" name="status">
                     <option value="">"any"</option>
-                    <option value="queued" selected=move || filter().status == Some(OrderStatus::Queued)>"queued"</option>
-                    <option value="confirmed" selected=move || filter().status == Some(OrderStatus::Confirmed)>"confirmed"</option>
+                    {[OrderStatus::Reserved, OrderStatus::Paid, OrderStatus::Expired, OrderStatus::Cancelled]
+                        .into_iter()
+                        .map(|st| view! { <option value=st.as_str() selected=move || filter().status == Some(st)>{st.as_str()}</option> })
+                        .collect_view()}
                 </select>
                 <label for="f-user">"User"</label>
                 <input id="f-user" name="user" value=move || filter().user />

@@ -134,6 +134,7 @@ fn ProductForm(product: Option<Product>) -> impl IntoView {
                 <Field name="stock" label="Units in stock" value=value(|p| p.stock.to_string()) error=Signal::derive(move || field_error(error(), "stock")) />
                 <Field name="sale_start" label="Sale starts (UTC; empty = now)" kind="datetime-local" value=value(|p| format_input(p.sale_start)) error=Signal::derive(move || field_error(error(), "sale_start")) />
                 <Field name="sale_end" label="Sale ends (UTC)" kind="datetime-local" value=value(|p| format_input(p.sale_end)) error=Signal::derive(move || field_error(error(), "sale_end")) />
+                <Field name="pay_within_secs" label="Seconds to pay a reservation (empty = 900, 15 minutes)" value=value(|p| (p.pay_within_ms / 1000).to_string()) error=Signal::derive(move || field_error(error(), "pay_within_secs")) />
                 {move || error().map(|e: ApiError| view! { <p class="alert alert-error" role="alert" data-testid="form-error">{e.message}</p> })}
                 <button type="submit" class="button" disabled=move || save.pending().get()>"Save"</button>
             </ActionForm>

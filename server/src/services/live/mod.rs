@@ -222,7 +222,7 @@ impl Inner {
                     let order = LiveOrder {
                         order_id: order_id.clone(),
                         product_id: product.0,
-                        status: OrderStatus::Confirmed,
+                        status: OrderStatus::Reserved,
                     };
                     page.send_replace(Some(frame("order", &order)));
                 }

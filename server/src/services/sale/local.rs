@@ -29,6 +29,7 @@ use std::time::Duration;
 /// What a sale is built from (see `startup`).
 pub struct SaleStages {
     pub db: Db,
+    pub buyers: Buyers,
     pub catalog: Catalog,
     pub blacklist: Blacklist,
     pub cooldown: Cooldown,
@@ -63,7 +64,7 @@ impl LocalSale {
     /// last handle on the sale.
     pub fn new(s: SaleStages) -> Self {
         let sale = LocalSale(Arc::new(Stages {
-            buyers: Buyers::new(s.db.clone()),
+            buyers: s.buyers,
             db: s.db,
             catalog: s.catalog,
             blacklist: s.blacklist,
@@ -249,9 +250,10 @@ impl LocalSale {
         &self,
         product: ProductId,
         user: UserId,
+        order: uuid::Uuid,
         standing: Standing,
     ) -> AppResult<Option<Held<Claim>>> {
-        let Some(claim) = self.0.buyers.claim(product, user).await? else {
+        let Some(claim) = self.0.buyers.claim(product, user, order).await? else {
             return Ok(None);
         };
         let stand_in = standing == Standing::StandIn;

@@ -70,6 +70,7 @@ async fn checks_then_order(
         user_id: user.0,
         created_at: now.0,
         lease_owner: 0,
+        deadline: now.0.saturating_add(row.pay_within_ms),
     };
     let steps = hold_and_queue(sale.clone(), order, row.name, standing);
     tokio::spawn(steps.in_current_span())
@@ -90,7 +91,7 @@ async fn hold_and_queue(
         UserId(order.user_id),
         Millis(order.created_at),
     );
-    let Some(claim) = sale.claim(product, user, standing).await? else {
+    let Some(claim) = sale.claim(product, user, order.order_id, standing).await? else {
         return Err(refusal::already_bought());
     };
     let Some(unit) = sale.take_unit(product, user, order.order_id, now).await? else {
@@ -100,11 +101,14 @@ async fn hold_and_queue(
     // Their earlier order holds this unit and may be in the broker unseen: this is that order.
     if let Some(earlier) = unit.get().and_then(Unit::earlier_order) {
         order.order_id = earlier;
+        if let Some(c) = claim.get() {
+            c.relabel(earlier);
+        }
     }
     let (claim, unit) = (claim.hand_over(), unit.hand_over());
     let order_id = order.order_id.to_string();
     let status = match sale.submit(order, product_name).await {
-        Ok(Enqueued::Confirmed) => OrderStatus::Confirmed,
+        Ok(Enqueued::Confirmed) => OrderStatus::Reserved,
         Ok(Enqueued::Queued) => OrderStatus::Queued,
         // Resent until the broker confirms it: the order will be, so the claim and unit stay.
         Ok(Enqueued::Pending) => OrderStatus::Pending,

@@ -14,9 +14,11 @@
 //! earlier order may yet be stored, and a unit of a stored order sold again would be one too many.
 
 use super::{Stock, Take, TakeReply};
+use crate::repositories::orders::Ended;
+use crate::services::reservations::Forgets;
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use uuid::Uuid;
 
 /// How long an order is remembered (swept every minute): longer than a node keeps asking for a
@@ -48,7 +50,27 @@ pub struct Owner {
     holders: Arc<DashMap<(i64, i64), Uuid>>,
 }
 
+/// The shoppers' holders as the ended-orders feed holds them: a shopper whose reservation ended
+/// unpaid (its unit went back through the database) holds nothing here any more.
+pub struct Forgetting(Weak<DashMap<(i64, i64), Uuid>>);
+
+impl Forgets for Forgetting {
+    fn forget(&self, e: &Ended) {
+        if let Some(holders) = self.0.upgrade() {
+            holders.remove_if(&(e.product_id, e.user_id), |_, order| *order == e.order_id);
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
 impl Owner {
+    pub fn forgetting(&self) -> Forgetting {
+        Forgetting(Arc::downgrade(&self.holders))
+    }
+
     pub fn new(stock: Stock) -> Self {
         let orders: Arc<DashMap<Uuid, (State, i64)>> = Arc::default();
         let holders: Arc<DashMap<(i64, i64), Uuid>> = Arc::default();
