@@ -31,8 +31,6 @@ CREATE INDEX orders_by_user ON orders (user_id);
 CREATE INDEX orders_by_lease_owner ON orders (lease_owner, product_id);
 -- The expiry sweep: reserved orders by deadline.
 CREATE INDEX orders_by_deadline ON orders (status, deadline);
--- Every process forgets the buyers of ended orders: those ended since it last looked.
-CREATE INDEX orders_by_settled ON orders (settled_at);
 
 -- How long a shopper has to pay, per product (the admin sets it; 15 minutes by default).
 ALTER TABLE products ADD COLUMN pay_within_ms INTEGER NOT NULL DEFAULT 900000
@@ -45,4 +43,15 @@ CREATE TABLE payment_events (
     order_id   TEXT    NOT NULL,
     outcome    TEXT    NOT NULL,
     touched_at INTEGER NOT NULL
+);
+
+-- The orders that ended unpaid, as they end (in the ending's transaction): every process reads
+-- those ended since it last looked and forgets their shoppers. A table of its own, not an index
+-- on `orders`: an index would cost every order of a sale an entry.
+CREATE TABLE order_endings (
+    settled_at INTEGER NOT NULL,
+    order_id   TEXT    NOT NULL,
+    product_id INTEGER NOT NULL,
+    user_id    INTEGER NOT NULL,
+    PRIMARY KEY (settled_at, order_id)
 );

@@ -54,6 +54,8 @@ pub async fn two_thousand_shoppers_one_hundred_units(mode: Mode) {
         .collect();
     assert_eq!((accepted, sold_out), (100, 1_900), "other answers: {odd:?}");
     assert_eq!(app.orders_settle(p, 100).await, (100, 100));
+    // The page's row is at most a second old.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     let (_, v) = app.get(None, &format!("/api/v1/products/{p}")).await;
     assert_eq!(v["stock_left"], 0);
     app.stop().await;

@@ -131,6 +131,16 @@ async fn end(db: &Db, due: &Due, how: Ending, now: i64) -> Result<Option<Ended>,
             return Ok(None);
         }
         unlease(&mut tx, due.lease_owner, due.product_id).await?;
+        sqlx::query(
+            "INSERT INTO order_endings (settled_at, order_id, product_id, user_id) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(now)
+        .bind(&due.id)
+        .bind(due.product_id)
+        .bind(due.user_id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(Some(Ended {
             order_id: uuid::Uuid::try_parse(&due.id)
@@ -217,8 +227,8 @@ pub async fn pay(
 /// Orders that ended (expired or cancelled) at or after `since`, oldest first.
 pub async fn ended_since(db: &Db, since: i64, limit: i64) -> Result<Vec<Ended>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, product_id, user_id, settled_at FROM orders \
-         WHERE settled_at >= ? AND live IS NULL ORDER BY settled_at LIMIT ?",
+        "SELECT order_id AS id, product_id, user_id, settled_at FROM order_endings \
+         WHERE settled_at >= ? ORDER BY settled_at LIMIT ?",
     )
     .bind(since)
     .bind(limit)
