@@ -61,6 +61,13 @@ struct Args {
     /// With --strict: every unit must also have been sold and be in the database.
     #[arg(long)]
     require_sold_out: bool,
+    /// Behind a load balancer: the ring's node ids (`FLASH_NODES` order), for the routing cookie
+    /// a login on the ring sets (the shoppers' cookies are sealed here, not logged in).
+    #[arg(long, value_delimiter = ',')]
+    route_cookie_ring: Vec<String>,
+    /// The ring's virtual points per node (`FLASH_VNODES`).
+    #[arg(long, env = "FLASH_VNODES", default_value_t = 2048)]
+    vnodes: u32,
 }
 
 #[tokio::main]
@@ -71,7 +78,10 @@ async fn main() -> anyhow::Result<()> {
     let tag = format!("{}{}u", a.scenario, server::now_ms());
     eprintln!("setting up: {} units, {} shoppers", a.units, a.users);
     let product = setup::product(&db, a.units, &format!("Bench {}", a.scenario)).await?;
-    let shoppers = setup::shoppers(&db, a.users, &a.secret, &tag).await?;
+    let mut shoppers = setup::shoppers(&db, a.users, &a.secret, &tag).await?;
+    if !a.route_cookie_ring.is_empty() {
+        setup::route_cookies(&mut shoppers, &a.route_cookie_ring, a.vnodes);
+    }
     let crowd = Crowd {
         targets: a
             .base_url

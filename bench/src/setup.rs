@@ -59,3 +59,16 @@ pub async fn shoppers(db: &Db, n: usize, secret: &str, tag: &str) -> anyhow::Res
         })
         .collect()
 }
+
+/// The routing cookie each shopper's login would have set on this ring: their owner node's id.
+pub fn route_cookies(shoppers: &mut [Shopper], ids: &[String], vnodes: u32) {
+    use server::services::forward::ROUTE_COOKIE;
+    use server::services::ring::{user_key, Ring};
+    let ring = Ring::new(ids, vnodes);
+    for s in shoppers {
+        if let Some(owner) = ring.owner(user_key(s.id)) {
+            s.cookie
+                .push_str(&format!("; {ROUTE_COOKIE}={}", ids[owner]));
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! `ARCHITECTURE.md` (at the repository root) maps the modules and the path of a purchase.
 #![recursion_limit = "512"]
 
+pub mod balancer;
 pub mod config;
 pub mod controllers;
 pub mod error;

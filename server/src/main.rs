@@ -39,11 +39,25 @@ enum Command {
     Reconcile,
     /// Log a user out everywhere: their logins so far stop counting (within seconds on every node).
     Revoke { user_id: i64 },
+    /// A load balancer's configuration from `FLASH_NODES`: each shopper to their owner node.
+    Balancer {
+        #[arg(value_enum)]
+        kind: BalancerKind,
+        /// Where the balancer listens.
+        #[arg(long, default_value = "0.0.0.0:80")]
+        listen: String,
+    },
     /// The dead-letter queue (`<FLASH_QUEUE>.dead`): orders that could not be written.
     Dlq {
         #[command(subcommand)]
         action: DlqAction,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BalancerKind {
+    Nginx,
+    Haproxy,
 }
 
 #[derive(Subcommand)]
@@ -133,6 +147,22 @@ async fn main() -> anyhow::Result<()> {
             println!("user {user_id}: every login so far revoked");
             Ok(())
         }
+        Command::Balancer { kind, listen } => {
+            let nodes = &cfg.cluster.nodes;
+            if nodes.len() < 2 {
+                anyhow::bail!(
+                    "FLASH_NODES lists fewer than two nodes: there is nothing to balance"
+                );
+            }
+            print!(
+                "{}",
+                match kind {
+                    BalancerKind::Nginx => server::balancer::nginx(nodes, &listen),
+                    BalancerKind::Haproxy => server::balancer::haproxy(nodes, &listen),
+                }
+            );
+            Ok(())
+        }
         Command::Dlq { action } => {
             let topology = Topology::from_config(&cfg)
                 .ok_or_else(|| anyhow::anyhow!("AMQP_URL must be set for the dead-letter queue"))?;
@@ -157,11 +187,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Reconcile => {
             let db = Db::connect(cfg.database_url()).await?;
-            if let Some(url) = cfg.amqp_url() {
-                let topology = Topology {
-                    url: url.to_string(),
-                    queue: cfg.queue_name.clone(),
-                };
+            if let Some(topology) = Topology::from_config(&cfg) {
                 let n = rabbit::drain(&db, &topology).await?;
                 println!("drained: {n} queued messages stored first");
             }

@@ -29,6 +29,7 @@ struct Inner {
     entries: IntGaugeVec,
     reservations: IntGaugeVec,
     after_click: IntCounterVec,
+    routed: IntCounterVec,
     per_second: DashMap<i64, Mutex<VecDeque<(i64, i64)>>>,
     recent_ms: Mutex<VecDeque<f64>>,
 }
@@ -105,6 +106,14 @@ fn build() -> Result<Inner, prometheus::Error> {
         ),
         &["event"],
     )?;
+    let routed = IntCounterVec::new(
+        Opts::new(
+            "routed_total",
+            "Shoppers' steps on a ring: handled here (owner, stand_in) or forwarded",
+        ),
+        &["to"],
+    )?;
+    registry.register(Box::new(routed.clone()))?;
     registry.register(Box::new(reservations.clone()))?;
     registry.register(Box::new(after_click.clone()))?;
     registry.register(Box::new(stock_left.clone()))?;
@@ -123,6 +132,7 @@ fn build() -> Result<Inner, prometheus::Error> {
         entries,
         reservations,
         after_click,
+        routed,
         per_second: DashMap::new(),
         recent_ms: Mutex::new(VecDeque::with_capacity(LATENCY_SAMPLES)),
     })
@@ -175,6 +185,11 @@ impl Metrics {
     /// Something happened to reservations after the click (`n` times).
     pub fn reservation_event(&self, event: &str, n: u64) {
         self.0.after_click.with_label_values(&[event]).inc_by(n);
+    }
+
+    /// Where a shopper's step on a ring went: `owner` or `stand_in` (here), or `forwarded`.
+    pub fn routed(&self, to: &str) {
+        self.0.routed.with_label_values(&[to]).inc();
     }
 
     pub fn set_reservations(&self, state: &str, n: i64) {

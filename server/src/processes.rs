@@ -62,15 +62,9 @@ pub async fn run_consumer(
     cfg: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let url = cfg
-        .amqp_url()
-        .map(String::from)
+    let topology = Topology::from_config(cfg)
         .ok_or_else(|| anyhow::anyhow!("AMQP_URL must be set for a consumer"))?;
     let db = Db::connect(cfg.database_url()).await?;
-    let topology = Topology {
-        url,
-        queue: cfg.queue_name.clone(),
-    };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let metrics = crate::metrics::Metrics::new()?;
     // Reservations expire where orders are written.

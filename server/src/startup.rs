@@ -144,7 +144,8 @@ impl Application {
             metrics: metrics.clone(),
         });
         let reservations = Reservations::new(db.clone(), &cfg, metrics.clone());
-        let accounts = Accounts::new(db.clone(), cookies.clone())?;
+        let ring = Forwarder::new(&cfg.cluster)?;
+        let accounts = Accounts::new(db.clone(), cookies.clone())?.routing(ring.clone());
         let state = AppState(Arc::new(Shared {
             auth: Authenticator::new(cookies.clone(), revocations.clone()),
             accounts: accounts.clone(),
@@ -170,7 +171,7 @@ impl Application {
                 metrics.clone(),
                 cfg.door.metrics_token.clone(),
             ),
-            sale: Sale::new(local, Forwarder::new(&cfg.cluster)?),
+            sale: Sale::new(local, ring, metrics.clone()),
             reservations,
             catalog,
             live: live.clone(),
@@ -291,14 +292,10 @@ async fn start_queue(
     db: &Db,
     metrics: &crate::metrics::Metrics,
 ) -> anyhow::Result<(Arc<dyn OrderQueue>, JoinHandle<()>, Consumer)> {
-    let Some(url) = cfg.amqp_url().map(String::from) else {
+    let Some(topology) = Topology::from_config(cfg) else {
         let (queue, task) =
             EmbeddedQueue::start(db.clone(), cfg.batch_max, cfg.batch_linger, metrics.clone());
         return Ok((Arc::new(queue), task, None));
-    };
-    let topology = Topology {
-        url,
-        queue: cfg.queue_name.clone(),
     };
     let (queue, task) =
         RabbitQueue::start(topology.clone(), cfg.batch_max, cfg.batch_linger).await?;

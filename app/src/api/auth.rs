@@ -6,6 +6,9 @@ pub async fn login(name: String, password: String) -> Result<User, ApiError> {
     let (backend, parts) = super::ssr::context().await?;
     let session = backend.login(&parts, name, password).await?;
     super::ssr::set_cookie(&session.set_cookie);
+    if let Some(route) = &session.route_cookie {
+        super::ssr::set_cookie(route);
+    }
     Ok(session.user)
 }
 
@@ -14,6 +17,9 @@ pub async fn register(name: String, password: String) -> Result<User, ApiError> 
     let (backend, parts) = super::ssr::context().await?;
     let session = backend.register(&parts, name, password).await?;
     super::ssr::set_cookie(&session.set_cookie);
+    if let Some(route) = &session.route_cookie {
+        super::ssr::set_cookie(route);
+    }
     Ok(session.user)
 }
 

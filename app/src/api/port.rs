@@ -11,6 +11,8 @@ use http::request::Parts;
 pub struct SessionCookie {
     pub user: User,
     pub set_cookie: String,
+    /// On a ring of nodes: the load balancer's routing cookie (the shopper's owner node).
+    pub route_cookie: Option<String>,
 }
 
 #[async_trait::async_trait]

@@ -42,6 +42,8 @@ pub struct Config {
     pub amqp_url: Option<SecretString>,
     /// RabbitMQ queue of orders (`<name>.dead` holds what the consumer cannot read).
     pub queue_name: String,
+    /// `quorum`: replicated queues on a RabbitMQ cluster (`AMQP_URL` lists its nodes).
+    pub quorum_queues: bool,
     pub prefetch: u16,
     /// Whether this process also runs the RabbitMQ → database consumer.
     pub run_consumer: bool,
@@ -77,8 +79,16 @@ pub struct Config {
     pub door: DoorConfig,
 }
 
-/// `mysql://user:secret@host/db` → `mysql://user:***@host/db`.
-pub fn redact_url(url: &str) -> String {
+/// `mysql://user:secret@host/db` → `mysql://user:***@host/db`; each of a comma-separated list
+/// (the nodes of a RabbitMQ cluster).
+pub fn redact_url(urls: &str) -> String {
+    urls.split(',')
+        .map(redact_one)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn redact_one(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];
@@ -209,6 +219,17 @@ impl Config {
             queue_name: env("FLASH_QUEUE")
                 .filter(|q| !q.is_empty())
                 .unwrap_or_else(|| "flash.orders".into()),
+            quorum_queues: match env("FLASH_QUEUE_TYPE").as_deref().map(str::trim) {
+                None | Some("") | Some("classic") => false,
+                Some("quorum") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "FLASH_QUEUE_TYPE",
+                        value: other.into(),
+                        why: "classic (one broker) or quorum (a RabbitMQ cluster)".into(),
+                    })
+                }
+            },
             prefetch: parse(env, "FLASH_PREFETCH", 16u16)?.max(1),
             run_consumer: flag(env, "FLASH_CONSUMER", true)?,
             production,

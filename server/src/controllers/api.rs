@@ -145,11 +145,18 @@ struct Credentials {
 }
 
 fn signed_in(session: SessionCookie) -> Response {
-    (
+    let mut r = (
         [(header::SET_COOKIE, session.set_cookie)],
         Json(session.user),
     )
-        .into_response()
+        .into_response();
+    if let Some(Ok(route)) = session
+        .route_cookie
+        .map(|c| header::HeaderValue::from_str(&c))
+    {
+        r.headers_mut().append(header::SET_COOKIE, route);
+    }
+    r
 }
 
 async fn register(

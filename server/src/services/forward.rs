@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 pub const ROUTE_PATH: &str = "/internal/v1/route";
+/// The cookie a load balancer reads to send a shopper straight to their owner node: its id in
+/// `FLASH_NODES` (`server balancer` writes the balancer's map). Set at login next to the signed
+/// cookie, which stays the authority: a forged one only costs a forward.
+pub const ROUTE_COOKIE: &str = "flash_node";
 
 /// Whether the node handling a user's step is their owner, or stands in for an unreachable one
 /// (and must then check what the owner may have done: orders it took reached the database only).
@@ -63,6 +67,12 @@ impl Forwarder {
             me,
             ids: Arc::new(ids),
         }))
+    }
+
+    /// The id of the user's owner node.
+    pub fn owner_id(&self, user: UserId) -> &str {
+        let owner = self.ring.owner(user_key(user.0)).unwrap_or(self.me);
+        &self.ids[owner]
     }
 
     /// Sends `body` (made for the standing of the node it goes to) to the user's owner, or to the

@@ -174,3 +174,67 @@ async fn repeated_failed_logins_are_slowed() {
     assert!(limited >= 5, "only {limited} of 15 attempts were limited");
     app.stop().await;
 }
+
+/// On a ring, a login also sets the balancer's routing cookie: the shopper's owner node, as the
+/// ring places them (what `server balancer` maps to that node's address).
+#[tokio::test]
+async fn a_login_on_a_ring_names_the_shoppers_owner_node() {
+    use server::services::ring::{user_key, Ring};
+    let nodes = "node-a=http://127.0.0.1:9,node-b=http://127.0.0.1:10,node-c=http://127.0.0.1:11";
+    let app = spawn_app(&[
+        ("FLASH_NODES", nodes),
+        ("FLASH_NODE_ID", "node-a"),
+        (
+            "FLASH_INTERNAL_SECRET",
+            "internal-secret-internal-secret-internal",
+        ),
+    ])
+    .await;
+    let ring = Ring::new(&["node-a", "node-b", "node-c"], 2048);
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..12 {
+        let creds = json!({"name": format!("ring_{i}"), "password": "correct-horse-1"});
+        let r = app
+            .http
+            .post(app.url("/api/v1/register"))
+            .json(&creds)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let cookies: Vec<String> = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        let user: serde_json::Value = r.json().await.unwrap();
+        let owner = ring.owner(user_key(user["id"].as_i64().unwrap())).unwrap();
+        let expected = format!("flash_node={}", ["node-a", "node-b", "node-c"][owner]);
+        let route = cookies.iter().find(|c| c.starts_with("flash_node="));
+        assert!(
+            route.is_some_and(|c| c.starts_with(&format!("{expected};")) && c.contains("HttpOnly")),
+            "{cookies:?}"
+        );
+        assert!(cookies.iter().any(|c| c.starts_with("flash_auth=")));
+        seen.insert(owner);
+    }
+    assert!(seen.len() > 1, "the shoppers spread over the ring");
+    // A single node sets none.
+    let single = spawn_app(&[]).await;
+    let creds = json!({"name": "alone_1", "password": "correct-horse-1"});
+    let r = single
+        .http
+        .post(single.url("/api/v1/register"))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap();
+    assert!(r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .all(|v| !v.to_str().unwrap().starts_with("flash_node=")));
+    app.stop().await;
+    single.stop().await;
+}

@@ -35,6 +35,7 @@ mod live_orders;
 mod payments;
 mod pipeline;
 mod poison;
+mod quorum;
 mod rabbit;
 mod reconcile;
 mod slow_database;

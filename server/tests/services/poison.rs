@@ -142,10 +142,7 @@ async fn dead_lettered_once(db: &Db, topology: &Topology, channel: &Channel, met
 }
 
 async fn a_deleted_products_order_is_dead_lettered_and_the_rest_stored(db: Db) {
-    let topology = Topology {
-        url: amqp_url(),
-        queue: unique_queue(),
-    };
+    let topology = Topology::new(amqp_url(), unique_queue());
     let s = sale(&db).await;
     queue_orders(&topology, &s.orders).await;
     let (_conn, channel) = topology.connect().await.unwrap();
@@ -239,10 +236,7 @@ async fn sqlite_a_deleted_products_order_is_dead_lettered_not_looping() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_drain_before_a_reconcile_parks_a_poison_order_and_stores_the_rest() {
     let db = Db::connect(&fresh_mysql_url().await).await.unwrap();
-    let topology = Topology {
-        url: amqp_url(),
-        queue: unique_queue(),
-    };
+    let topology = Topology::new(amqp_url(), unique_queue());
     let s = sale(&db).await;
     queue_orders(&topology, &s.orders).await;
     sqlx::query("DELETE FROM products WHERE id = ?")

@@ -51,10 +51,7 @@ async fn a_consumer_killed_between_insert_and_ack_creates_no_duplicate() {
         .execute(&db.pool)
         .await
         .unwrap();
-    let topology = Topology {
-        url: amqp_url(),
-        queue: unique_queue(),
-    };
+    let topology = Topology::new(amqp_url(), unique_queue());
     let (queue, publisher) = RabbitQueue::start(topology.clone(), 10, Duration::from_millis(20))
         .await
         .unwrap();
@@ -196,10 +193,7 @@ async fn broker_unreachable_during_a_purchase_returns_the_unit_and_the_books_add
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undecodable_messages_go_to_the_dead_letter_queue() {
     let db = Db::connect(&fresh_mysql_url().await).await.unwrap();
-    let topology = Topology {
-        url: amqp_url(),
-        queue: unique_queue(),
-    };
+    let topology = Topology::new(amqp_url(), unique_queue());
     let (_conn, channel) = topology.connect().await.unwrap();
     let props = lapin::BasicProperties::default().with_delivery_mode(2);
     channel

@@ -8,7 +8,9 @@ mod throttle;
 pub use hashing::hash_password;
 
 use super::cookie::CookieCodec;
+use super::forward::{Forwarder, ROUTE_COOKIE};
 use crate::error::{AppError, AppResult};
+use crate::ids::UserId;
 use crate::now_ms;
 use crate::repositories::db::is_unique_violation;
 use crate::repositories::{users, Db};
@@ -58,6 +60,8 @@ pub struct Accounts {
     /// Verified against when the name is unknown, so both failures take the same time.
     dummy_hash: String,
     hashing: HashPool,
+    /// On a ring: who owns each shopper, for the balancer's routing cookie.
+    routing: Option<Forwarder>,
 }
 
 impl Accounts {
@@ -68,7 +72,16 @@ impl Accounts {
             throttle: LoginThrottle::new(),
             dummy_hash: hash_password("not-a-real-password")?,
             hashing: HashPool::new()?,
+            routing: None,
         })
+    }
+
+    /// Logins on a ring also set the routing cookie of the shopper's owner node.
+    pub fn routing(self, ring: Option<Forwarder>) -> Self {
+        Accounts {
+            routing: ring,
+            ..self
+        }
     }
 
     pub async fn register(
@@ -140,8 +153,13 @@ impl Accounts {
         let claims = self
             .cookies
             .claims(user.id, user.role, &user.name, now_ms());
+        let route_cookie = self.routing.as_ref().map(|ring| {
+            let owner = ring.owner_id(UserId(user.id));
+            self.cookies.plain_cookie(ROUTE_COOKIE, owner)
+        });
         SessionCookie {
             set_cookie: self.cookies.set_cookie(&claims),
+            route_cookie,
             user,
         }
     }

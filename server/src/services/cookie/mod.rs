@@ -198,6 +198,12 @@ impl CookieCodec {
         format!("{COOKIE_NAME}={}{attributes}", self.seal(claims))
     }
 
+    /// A `Set-Cookie` value of an unsealed cookie with the auth cookie's flags and lifetime (the
+    /// routing cookie: a node id, nothing secret).
+    pub fn plain_cookie(&self, name: &str, value: &str) -> String {
+        format!("{name}={value}{}", self.attributes(self.0.ttl.as_secs()))
+    }
+
     /// A `Set-Cookie` value that deletes the cookie (Max-Age=0, same flags).
     pub fn clear_cookie(&self) -> String {
         format!("{COOKIE_NAME}={}", self.attributes(0))

@@ -22,17 +22,23 @@ pub use verify::VerifyCaptcha;
 use super::auth::Shopper;
 use super::forward::{Forwarder, Route, Standing};
 use crate::error::AppResult;
+use crate::metrics::Metrics;
 
 #[derive(Clone)]
 pub struct Sale {
     local: LocalSale,
     /// Set on a ring of several nodes: users owned elsewhere are forwarded there.
     forwarder: Option<Forwarder>,
+    metrics: Metrics,
 }
 
 impl Sale {
-    pub fn new(local: LocalSale, forwarder: Option<Forwarder>) -> Self {
-        Sale { local, forwarder }
+    pub fn new(local: LocalSale, forwarder: Option<Forwarder>, metrics: Metrics) -> Self {
+        Sale {
+            local,
+            forwarder,
+            metrics,
+        }
     }
 
     /// The sale on this node alone, for the owner's side of forwarded actions.
@@ -55,8 +61,17 @@ impl Sale {
                     standing,
                 };
                 match f.route::<_, Reply>(shopper.id(), routed).await? {
-                    Route::Answered(reply) => return reply.into_result(),
-                    Route::Here(standing) => standing,
+                    Route::Answered(reply) => {
+                        self.metrics.routed("forwarded");
+                        return reply.into_result();
+                    }
+                    Route::Here(standing) => {
+                        self.metrics.routed(match standing {
+                            Standing::Owner => "owner",
+                            Standing::StandIn => "stand_in",
+                        });
+                        standing
+                    }
                 }
             }
         };
