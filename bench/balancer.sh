@@ -67,7 +67,7 @@ before=$(routed)
 sale balancer-none "$urls"
 spread=$(routed)
 
-FLASH_NODES=$ring "$bin/server" balancer nginx --listen "127.0.0.1:$lb_port" >"$lb_dir/flash.conf"
+FLASH_NODES=$ring FLASH_NODE_ID=node-1 "$bin/server" balancer nginx --listen "127.0.0.1:$lb_port" >"$lb_dir/flash.conf"
 cat >"$lb_dir/nginx.conf" <<CONF
 worker_processes 1;
 pid $lb_dir/nginx.pid;
