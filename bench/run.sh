@@ -21,6 +21,8 @@
 #            shopper buys and another address loads pages (bench/abuse.sh).
 #   balancer the share of steps forwarded between the loopback cluster's nodes, without and with
 #            nginx in front (configured by `server balancer nginx`; bench/balancer.sh).
+#   scale    the same sale on 1, 2 and 4 nodes, each process in a cgroup with the same CPU quota
+#            (bench/scale.sh; root, cgroup v1).
 #   cluster  the sale on the loopback cluster of bench/cluster.sh (3 nodes on BENCH_PORT+1..3,
 #            2 stock owners on BENCH_PORT+101..102, 2 consumers): the shoppers are spread over
 #            the nodes round-robin, as a load balancer would. Same sizes and verdict as sale.
@@ -40,10 +42,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 . scripts/env.sh
-scenario=${1:?usage: bench/run.sh sale|seed|ratio|cluster|crowd|captcha|abuse|balancer}
+scenario=${1:?usage: bench/run.sh sale|seed|ratio|cluster|crowd|captcha|abuse|balancer|scale}
 if [ "$scenario" = crowd ]; then exec bench/crowd.sh; fi
 if [ "$scenario" = abuse ]; then exec bench/abuse.sh; fi
 if [ "$scenario" = balancer ]; then exec bench/balancer.sh; fi
+if [ "$scenario" = scale ]; then exec bench/scale.sh; fi
 if [ "$scenario" = captcha ]; then
   [ "${BUILD:-1}" = 0 ] || cargo build --release --workspace --bins
   mkdir -p "${OUT_DIR:-bench/results}"

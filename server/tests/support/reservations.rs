@@ -103,7 +103,7 @@ pub async fn half_paid_half_returned_then_sold_again(mode: Mode) {
     let all = N + CANCELLED;
     let app = app(mode).await;
     // Long enough for a debug build's crowd to buy and half of it to pay.
-    let p = product(&app, all as i64, 25_000).await;
+    let p = product(&app, all as i64, 40_000).await;
     let first = app.shoppers(all).await;
     let answers = crowd(&app, &first, p).await;
     let accepted = answers.iter().filter(|(s, _)| *s == StatusCode::ACCEPTED);
@@ -232,19 +232,25 @@ pub async fn payments_racing_their_deadlines(mode: Mode) {
     assert!(answers.iter().all(|(s, _)| *s == StatusCode::ACCEPTED));
     assert_eq!(until(&app, p, "reserved", N as i64).await, N as i64);
     let orders = stored(&app, p).await;
-    // Each order's payment lands within a few ms of its deadline, delivered twice.
+    // Each order's payment lands within a few ms of its deadline, delivered three times; one in
+    // ten a second early (it must win) and one in ten a second late (it must lose).
+    let offset = |i: usize| match i % 10 {
+        0 => -1_000,
+        1 => 1_000,
+        _ => (i as i64 % 21) - 10,
+    };
     let races = shoppers.iter().enumerate().map(|(i, s)| {
         let (id, _, deadline) = orders[&s.id][0].clone();
         let app = &app;
         async move {
-            let at = deadline + (i as i64 % 21) - 10;
+            let at = deadline + offset(i);
             let wait = (at - server::now_ms()).max(0) as u64;
             tokio::time::sleep(Duration::from_millis(wait)).await;
             // A copy while the first is handled (told to come again, or answered alike), then
             // a later redelivery.
             let (a, copy) = futures::join!(deliver(app, &id, 1), deliver(app, &id, 1));
             let b = deliver(app, &id, 1).await;
-            (id, a, copy, b)
+            (i, id, a, copy, b)
         }
     });
     let outcomes = join_all(races).await;
@@ -256,7 +262,7 @@ pub async fn payments_racing_their_deadlines(mode: Mode) {
         .map(|(id, st, _)| (id.clone(), st.clone()))
         .collect();
     let (mut paid, mut refunded) = (0, 0);
-    for (id, (sa, a), (sc, copy), (sb, b)) in &outcomes {
+    for (i, id, (sa, a), (sc, copy), (sb, b)) in &outcomes {
         let first = if *sa == StatusCode::OK { a } else { copy };
         assert!(
             [*sa, *sc].contains(&StatusCode::OK)
@@ -278,6 +284,11 @@ pub async fn payments_racing_their_deadlines(mode: Mode) {
             (Some("paid"), "paid") => paid += 1,
             (Some("refunded"), "expired") => refunded += 1,
             other => panic!("order {id}: answered and stored {other:?}"),
+        }
+        match i % 10 {
+            0 => assert_eq!(a["outcome"], "paid", "a second early: {id}"),
+            1 => assert_eq!(a["outcome"], "refunded", "a second late: {id}"),
+            _ => {}
         }
     }
     assert_eq!(paid + refunded, N);
