@@ -24,12 +24,12 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || flash_apt_install 
 out=$(flash_bench_out "$profile")
 flash_bench_port_free "$lb_port" || exit 1
 
-export BASE_PORT=$port CLUSTER_DB=flash_bench_balancer PROFILE=$profile FRESH=1
-export FLASH_TEST_MODE=1 FLASH_CAPTCHA_TEST_ANSWER=bench FLASH_RATE_LIMITS=off FLASH_DEMO_DATA=0
-export FLASH_PASS_TTL_MS=3600000 FLASH_CAPTCHA_TTL_MS=3600000 RUST_LOG=warn
+# shellcheck source=bench/nginx.sh
+. bench/nginx.sh
+cluster_env flash_bench_balancer
 lb_dir=$(mktemp -d)
 stop() {
-  [ -f "$lb_dir/nginx.pid" ] && kill -QUIT "$(cat "$lb_dir/nginx.pid")" 2>/dev/null
+  nginx_stop "$lb_dir"
   bench/cluster.sh stop >/dev/null
   rm -rf "$lb_dir"
 }
@@ -67,19 +67,7 @@ before=$(routed)
 sale balancer-none "$urls"
 spread=$(routed)
 
-FLASH_NODES=$ring FLASH_NODE_ID=node-1 "$bin/server" balancer nginx --listen "127.0.0.1:$lb_port" >"$lb_dir/flash.conf"
-cat >"$lb_dir/nginx.conf" <<CONF
-worker_processes 1;
-pid $lb_dir/nginx.pid;
-error_log $lb_dir/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    include $lb_dir/flash.conf;
-}
-CONF
-nginx -p "$lb_dir" -c "$lb_dir/nginx.conf"
-flash_wait_port 127.0.0.1 "$lb_port" 20 || flash_die "nginx did not open 127.0.0.1:$lb_port"
+nginx_start "$lb_dir" "$ring" "$lb_port"
 sale balancer-nginx "http://127.0.0.1:$lb_port" --route-cookie-ring "$ids"
 balanced=$(routed)
 

@@ -29,12 +29,12 @@ period=100000
 quota_us=$(python3 -c "print(int($quota * $period))")
 group=flash-scale
 
-export BASE_PORT=$port CLUSTER_DB=flash_bench_scale PROFILE=$profile FRESH=1
-export FLASH_TEST_MODE=1 FLASH_CAPTCHA_TEST_ANSWER=bench FLASH_RATE_LIMITS=off FLASH_DEMO_DATA=0
-export FLASH_PASS_TTL_MS=3600000 FLASH_CAPTCHA_TTL_MS=3600000 RUST_LOG=warn
+# shellcheck source=bench/nginx.sh
+. bench/nginx.sh
+cluster_env flash_bench_scale
 lb_dir=$(mktemp -d)
 stop() {
-  [ -f "$lb_dir/nginx.pid" ] && kill -QUIT "$(cat "$lb_dir/nginx.pid")" 2>/dev/null
+  nginx_stop "$lb_dir"
   bench/cluster.sh stop >/dev/null 2>&1 || true
   rm -rf "$lb_dir"
 }
@@ -80,12 +80,7 @@ for n in $runs; do
   done
   target=$urls extra=()
   if [ "$n" -gt 1 ]; then
-    FLASH_NODES=$ring FLASH_NODE_ID=node-1 "$bin/server" balancer nginx --listen "127.0.0.1:$lb_port" \
-      >"$lb_dir/flash.conf"
-    printf 'worker_processes 1;\npid %s/nginx.pid;\nerror_log %s/error.log warn;\nevents { worker_connections 4096; }\nhttp { access_log off; include %s/flash.conf; }\n' \
-      "$lb_dir" "$lb_dir" "$lb_dir" >"$lb_dir/nginx.conf"
-    nginx -p "$lb_dir" -c "$lb_dir/nginx.conf"
-    flash_wait_port 127.0.0.1 "$lb_port" 20 || flash_die "nginx did not open 127.0.0.1:$lb_port"
+    nginx_start "$lb_dir" "$ring" "$lb_port"
     target="http://127.0.0.1:$lb_port" extra=(--route-cookie-ring "$ids")
   fi
   read -r idle0 total0 < <(host_cpu)
@@ -96,7 +91,7 @@ for n in $runs; do
   cpu1=$(used_ns)
   read -r idle1 total1 < <(host_cpu)
   results+=("$n $(( (cpu1 - cpu0) / 1000 )) $((idle1 - idle0)) $((total1 - total0))")
-  if [ -f "$lb_dir/nginx.pid" ]; then kill -QUIT "$(cat "$lb_dir/nginx.pid")"; sleep 1; rm -f "$lb_dir/nginx.pid"; fi
+  nginx_stop "$lb_dir"
   bench/cluster.sh stop >/dev/null
 done
 rmdir /sys/fs/cgroup/cpu/$group/* /sys/fs/cgroup/cpuacct/$group/* 2>/dev/null || true
