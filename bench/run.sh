@@ -23,9 +23,9 @@
 #            nginx in front (configured by `server balancer nginx`; bench/balancer.sh).
 #   scale    the same sale on 1, 2 and 4 nodes, each process in a cgroup with the same CPU quota
 #            (bench/scale.sh; root, cgroup v1).
-#   cluster  the sale on the loopback cluster of bench/cluster.sh (3 nodes on BENCH_PORT+1..3,
-#            2 stock owners on BENCH_PORT+101..102, 2 consumers): the shoppers are spread over
-#            the nodes round-robin, as a load balancer would. Same sizes and verdict as sale.
+#   cluster  CPU per sold unit: the sale on one process, then on the loopback cluster of
+#            bench/cluster.sh (3 nodes, 2 stock owners, 2 consumers) round-robin and behind
+#            nginx (bench/cluster-sale.sh). Same sizes and verdict as sale.
 # Knobs (environment):
 #   UNITS=… USERS=… CONCURRENCY=…   sizes (e.g. UNITS=2000 USERS=4000 for a quick try)
 #   DURATION=4s                      length of each wrk run (ratio); USERS (500,000) must cover
@@ -37,6 +37,7 @@
 #   TIMEOUT_SECS=2                   client timeout of one request (10 with PROFILE=debug)
 #   PERF=1                           ratio: record a system-wide CPU profile (perf, cpu-clock)
 #                                    during the 256-connection purchase runs → ratio-*.perf.txt
+#   CPU_OF=server,beam.smp,mariadbd  sale: also report these processes' CPU per sold unit
 #   BENCH_PORT=3900                  the server's port (the hello-world baseline takes the next)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -47,6 +48,7 @@ if [ "$scenario" = crowd ]; then exec bench/crowd.sh; fi
 if [ "$scenario" = abuse ]; then exec bench/abuse.sh; fi
 if [ "$scenario" = balancer ]; then exec bench/balancer.sh; fi
 if [ "$scenario" = scale ]; then exec bench/scale.sh; fi
+if [ "$scenario" = cluster ]; then exec bench/cluster-sale.sh; fi
 if [ "$scenario" = captcha ]; then
   [ "${BUILD:-1}" = 0 ] || cargo build --release --workspace --bins
   mkdir -p "${OUT_DIR:-bench/results}"
@@ -57,7 +59,6 @@ case "$scenario" in
   sale) units=${UNITS:-100000}; users=${USERS:-200000}; limits=off ;;
   seed) units=${UNITS:-10000}; users=${USERS:-12000}; limits=on ;;
   ratio) users=${USERS:-500000}; limits=off; duration=${DURATION:-4s} ;;
-  cluster) units=${UNITS:-100000}; users=${USERS:-200000}; limits=off ;;
   *) echo "unknown scenario: $scenario (sale|seed|ratio|cluster|crowd|captcha|abuse)" >&2; exit 2 ;;
 esac
 concurrency=${CONCURRENCY:-256}
@@ -82,27 +83,6 @@ if [ "${BUILD:-1}" != 0 ]; then "${build[@]}"; fi
 out=$(flash_bench_out "$profile")
 port=${BENCH_PORT:-3900}
 flash_bench_port_free "$port" || exit 1
-if [ "$scenario" = cluster ]; then
-  export BASE_PORT=$port CLUSTER_DB=flash_bench_cluster PROFILE=$profile FRESH=1
-  export FLASH_TEST_MODE=1 FLASH_CAPTCHA_TEST_ANSWER=bench FLASH_RATE_LIMITS=off FLASH_DEMO_DATA=0
-  export FLASH_PASS_TTL_MS=3600000 FLASH_CAPTCHA_TTL_MS=3600000 RUST_LOG=warn
-  keep_logs() { for f in bench/.cluster/*.log; do cp "$f" "$out/cluster.${f##*/}"; done; }
-  trap 'bench/cluster.sh stop >/dev/null; keep_logs' EXIT
-  bench/cluster.sh start
-  # The cluster's own database and secrets, which it generated.
-  set -a
-  # shellcheck disable=SC1091
-  . bench/.cluster/env
-  set +a
-  urls=""
-  for k in $(seq 1 "${NODES:-3}"); do urls+="${urls:+,}http://127.0.0.1:$((port + k))"; done
-  "$bin/loadgen" --base-url "$urls" --units "$units" --users "$users" \
-    --concurrency "$concurrency" --timeout-secs "$timeout_secs" --scenario cluster \
-    --out "$out/cluster.json" --strict --require-sold-out
-  echo "wrote $out/cluster.json and $out/cluster.svg"
-  exit 0
-fi
-
 db="flash_bench_${scenario}"
 mariadb -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
 export DATABASE_URL="mysql://root@127.0.0.1:3306/$db"
@@ -142,7 +122,7 @@ if [ "$scenario" != ratio ]; then
   # Its exit status is the verdict on the books (set -e stops here when they are wrong).
   "$bin/loadgen" --base-url "http://127.0.0.1:$port" --units "$units" --users "$users" \
     --concurrency "$concurrency" --timeout-secs "$timeout_secs" --scenario "$scenario" \
-    --out "$out/$scenario.json" "${strict[@]}"
+    --out "$out/$scenario.json" "${strict[@]}" ${CPU_OF:+--cpu-of "$CPU_OF"}
   echo "wrote $out/$scenario.json and $out/$scenario.svg"
   exit 0
 fi

@@ -1,6 +1,7 @@
 //! `loadgen`: a flash-sale crowd against a running server, then the books checked in its database.
 //! `bench/run.sh` starts what a scenario needs and calls this; see BENCHMARKS.md.
 
+mod cpu;
 mod crowd;
 mod http;
 mod report;
@@ -68,6 +69,10 @@ struct Args {
     /// The ring's virtual points per node (`FLASH_VNODES`).
     #[arg(long, env = "FLASH_VNODES", default_value_t = 2048)]
     vnodes: u32,
+    /// Command names of the processes whose CPU the sale costs (e.g. server,beam.smp,mariadbd):
+    /// measured from the first purchase to the last commit, reported per sold unit.
+    #[arg(long, value_delimiter = ',')]
+    cpu_of: Vec<String>,
 }
 
 #[tokio::main]
@@ -113,6 +118,7 @@ async fn main() -> anyhow::Result<()> {
     let missing = passes.iter().filter(|p| p.is_none()).count();
     let requests = crowd.purchase_requests(&shoppers, passes);
 
+    let cpu_before = cpu::snapshot(&a.cpu_of);
     let start = Instant::now();
     let (watcher, expect) = report::watch_commits(&db, product, start);
     let samples = crowd.purchases(requests, start).await?;
@@ -130,6 +136,7 @@ async fn main() -> anyhow::Result<()> {
     let last_answer = last_of(&|_| true);
     expect.store(accepted, std::sync::atomic::Ordering::Relaxed);
     let commits = watcher.await?;
+    let cpu_used = cpu::used_us(&cpu_before, &cpu::snapshot(&a.cpu_of));
     let last_commit = report::last_commit(&commits);
     let books = report::books(&db, product).await?;
 
@@ -166,6 +173,13 @@ async fn main() -> anyhow::Result<()> {
         "plot": plot_path,
         "timeline": series,
     });
+    let mut json = json;
+    if !a.cpu_of.is_empty() {
+        let total: u64 = cpu_used.values().sum();
+        json["cpu_us_by_process"] = json!(cpu_used);
+        json["cpu_per_unit_us"] =
+            json!((total as f64 / books.orders.max(1) as f64 * 10.0).round() / 10.0);
+    }
     std::fs::write(&a.out, serde_json::to_string_pretty(&json)?)?;
     println!("{}", serde_json::to_string_pretty(&json)?);
     let mut wrong = Vec::new();

@@ -6,12 +6,15 @@ use crate::config::Config;
 use crate::controllers::internal;
 use crate::repositories::Db;
 use crate::services::queue::rabbit::{self, Topology};
-use crate::services::stock::{tenure_name, Owner, Stock};
+use crate::services::stock::{tenure_name, Owner, Source, Stock};
 use axum::routing::get;
 use secrecy::ExposeSecret;
 use std::future::Future;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
+
+/// A call's body: a batch of registrations is ~100 bytes each (see `internal.rs`).
+const REGISTRATIONS_BODY: usize = 128 * 1024;
 
 /// A bound `stock` owner, ready to run.
 pub struct StockOwner {
@@ -28,12 +31,14 @@ impl StockOwner {
         let db = Db::connect(cfg.database_url()).await?;
         let listener = TcpListener::bind(cfg.bind).await?;
         let name = tenure_name("stock", listener.local_addr()?);
-        let stock = Stock::start(db.clone(), cfg.stock_block, name).await?;
-        let owner = Owner::new(stock.clone());
+        let stock = Stock::start(db.clone(), cfg.stock_block, name, Source::Database).await?;
+        let owner = Owner::new(stock.clone(), db.clone());
         crate::services::reservations::follow_ended(db.clone(), owner.forgetting());
         let router = internal::stock_router(owner, secret.expose_secret())
             .route("/healthz", get(|| async { "ok" }))
-            .layer(tower_http::limit::RequestBodyLimitLayer::new(4096));
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(
+                REGISTRATIONS_BODY,
+            ));
         Ok(StockOwner {
             listener,
             router,

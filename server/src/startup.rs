@@ -25,7 +25,7 @@ use crate::services::queue::{EmbeddedQueue, OrderQueue};
 use crate::services::reservations::{self, Reservations};
 use crate::services::revocations::Revocations;
 use crate::services::sale::{LocalSale, Sale, SaleStages};
-use crate::services::stock::{tenure_name, RemoteStock, Stock, StockControl};
+use crate::services::stock::{tenure_name, Owners, Source, Stock, StockControl};
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 use secrecy::ExposeSecret;
@@ -253,13 +253,18 @@ impl Application {
 async fn stock_control(cfg: &Config, db: &Db, at: SocketAddr) -> anyhow::Result<StockControl> {
     let owners = cfg.cluster.stock_nodes.clone();
     match cfg.cluster.internal_secret.as_ref() {
-        Some(secret) if !owners.is_empty() => Ok(StockControl::Remote(RemoteStock::new(
-            Peers::new(owners, secret.expose_secret(), cfg.cluster.peer_timeout)?,
-        ))),
+        Some(secret) if !owners.is_empty() => {
+            let peers = Peers::new(owners, secret.expose_secret(), cfg.cluster.peer_timeout)?;
+            let owners = Owners::new(peers);
+            let name = tenure_name("node", at);
+            let source = Source::Owners(owners.clone());
+            let stock = Stock::start(db.clone(), cfg.stock_block, name, source).await?;
+            Ok(StockControl::new(stock, Some(owners)))
+        }
         _ => {
             let name = tenure_name("serve", at);
-            let stock = Stock::start(db.clone(), cfg.stock_block, name).await?;
-            Ok(StockControl::Local(stock))
+            let stock = Stock::start(db.clone(), cfg.stock_block, name, Source::Database).await?;
+            Ok(StockControl::new(stock, None))
         }
     }
 }

@@ -7,7 +7,10 @@ use super::AppState;
 use crate::error::AppError;
 use crate::services::forward::ROUTE_PATH;
 use crate::services::sale::{Reply, Routed};
-use crate::services::stock::{Owner, TakeReply, UnitRequest, GIVE_BACK_PATH, TAKE_PATH};
+use crate::services::stock::{
+    LeaseRequest, Owner, Registration, TakeReply, UnitRequest, GIVE_BACK_PATH, LEASE_PATH,
+    REGISTER_PATH,
+};
 use app::model::ErrorCode;
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -35,7 +38,8 @@ pub fn router(secret: Option<&SecretString>) -> Router<AppState> {
 /// A `stock` process: quantity control over HTTP.
 pub fn stock_router(owner: Owner, secret: &str) -> Router {
     Router::new()
-        .route(TAKE_PATH, post(take))
+        .route(LEASE_PATH, post(lease))
+        .route(REGISTER_PATH, post(register))
         .route(GIVE_BACK_PATH, post(give_back))
         .layer(mw::from_fn_with_state(token(secret), authenticate))
         .with_state(owner)
@@ -67,16 +71,34 @@ async fn route(State(s): State<AppState>, Body(routed): Body<Routed>) -> Json<Re
     Json(routed.apply(s.sale.local()).await)
 }
 
-async fn take(
+/// How many units moved to the node's tenure (0: sold out here).
+async fn lease(
     State(owner): State<Owner>,
-    Body(req): Body<UnitRequest>,
-) -> Result<Json<TakeReply>, AppError> {
+    Body(req): Body<LeaseRequest>,
+) -> Result<Json<i64>, AppError> {
     let now = crate::now_ms();
-    let reply = owner.take(req.product_id, req.user_id, req.order_id, now);
-    Ok(Json(reply.await?))
+    let moved = owner.lease(req.product_id, req.want, req.tenure, req.request_id, now);
+    Ok(Json(moved.await?))
 }
 
-/// `true` when the unit came back; `false` when it was never taken here or came back before.
+/// One answer per registration, in order.
+async fn register(
+    State(owner): State<Owner>,
+    Body(regs): Body<Vec<Registration>>,
+) -> Result<Json<Vec<TakeReply>>, AppError> {
+    if regs.len() > MAX_REGISTRATIONS {
+        let why = format!("at most {MAX_REGISTRATIONS} registrations per call");
+        return Err(AppError::code(ErrorCode::BadRequest, why));
+    }
+    let now = crate::now_ms();
+    Ok(Json(regs.iter().map(|r| owner.register(r, now)).collect()))
+}
+
+/// Registrations per call a node may send (it sends 256 at most).
+const MAX_REGISTRATIONS: usize = 1024;
+
+/// `true` when the unit is the node's to sell again; `false` when a later order of its shopper
+/// holds it.
 async fn give_back(State(owner): State<Owner>, Body(req): Body<UnitRequest>) -> Json<bool> {
     Json(owner.give_back(req.order_id, crate::now_ms()))
 }

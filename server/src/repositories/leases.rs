@@ -154,6 +154,47 @@ pub async fn release(db: &Db, owner: i64, id: i64, units: i64) -> Result<(), sql
     tx.commit().await
 }
 
+/// Moves `n` unsold units of `from`'s lease to `to`'s (a stock owner handing a node a sub-block):
+/// `leased` stays as it is, and each side's orders keep counting against its own lease, so a
+/// dead node's unsold rest is what reconcile takes back. `false` when `to` is dead (nothing
+/// moved: its leases may be taken back at any time).
+pub async fn transfer(
+    db: &Db,
+    from: i64,
+    to: i64,
+    product_id: i64,
+    n: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    let alive = sqlx::query("SELECT 1 AS alive FROM lease_owners WHERE id = ? AND renewed_at >= ?")
+        .bind(to)
+        .bind(now - DEAD_AFTER_MS)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if alive.is_none() {
+        return Ok(false);
+    }
+    let done = sqlx::query(
+        "UPDATE leases SET granted = granted - ? \
+         WHERE owner_id = ? AND product_id = ? AND granted >= ?",
+    )
+    .bind(n)
+    .bind(from)
+    .bind(product_id)
+    .bind(n)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(sqlx::Error::Protocol(format!(
+            "tenure {from} holds fewer than {n} units of product {product_id}"
+        )));
+    }
+    count(&mut tx, db.kind, to, product_id, n).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// Counts `n` more (or, negative, fewer) units leased to the owner, in the lease's transaction.
 async fn count(
     tx: &mut Transaction<'_, Any>,
@@ -262,6 +303,46 @@ mod tests {
         assert_eq!(lease(&db, 1, product, 1, 0).await.unwrap(), 0);
         let row = get(&db, product).await.unwrap().unwrap();
         assert_eq!((row.stock, row.leased), (3, 3));
+    }
+
+    #[tokio::test]
+    async fn a_sub_block_moves_between_leases_and_its_dead_holders_rest_comes_back() {
+        let (db, product, ids) = fixture::sale(&["ann", "bob"]).await;
+        let now = 1_000_000;
+        let (owner, node, gone) = (11, 22, 33);
+        register(&db, owner, "stock@test:1", now).await.unwrap();
+        register(&db, node, "node@test:2", now).await.unwrap();
+        register(&db, gone, "node@test:3", now - DEAD_AFTER_MS - 1)
+            .await
+            .unwrap();
+        assert_eq!(lease(&db, owner, product, 6, now).await.unwrap(), 6);
+        assert!(transfer(&db, owner, node, product, 4, now).await.unwrap());
+        assert!(
+            !transfer(&db, owner, gone, product, 1, now).await.unwrap(),
+            "a dead holder gets nothing"
+        );
+        assert!(
+            transfer(&db, owner, node, product, 3, now).await.is_err(),
+            "the owner holds 2 only"
+        );
+        let sold = |user_id, lease_owner| NewOrder {
+            order_id: uuid::Uuid::now_v7(),
+            product_id: product,
+            user_id,
+            created_at: now,
+            lease_owner,
+            deadline: 0,
+        };
+        write_batch(&db, &[sold(ids[0], node), sold(ids[1], owner)])
+            .await
+            .unwrap();
+        // The node dies holding 3 unsold: they come back; the owner's 1 unsold stays leased.
+        let later = now + DEAD_AFTER_MS + 1;
+        assert!(renew(&db, owner, now + DEAD_AFTER_MS / 2).await.unwrap());
+        assert!(renew(&db, owner, later).await.unwrap());
+        reconcile(&db, later).await.unwrap();
+        let row = get(&db, product).await.unwrap().unwrap();
+        assert_eq!((row.sold, row.leased), (2, 1 + 2));
     }
 
     #[tokio::test]

@@ -15,7 +15,7 @@ const BACKOFF_MS: i64 = 1_000;
 /// Timeouts in a row after which a slow peer is left alone for a moment.
 const SLOW_LIMIT: u32 = 3;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PeerError {
     /// The request never reached the peer (refused, reset before sending, or set aside): safe
     /// to send it elsewhere.

@@ -1,26 +1,30 @@
 //! Quantity control: take one unit or answer sold out, never oversell. The database holds each
 //! product's `stock` and `leased`; an owner leases blocks with a compare-and-set (so several
-//! owners together never exceed `stock`) and sells them from memory with atomics. Leases and
-//! orders are counted against the owner's tenure, so a crash can only strand the unsold rest of
-//! a block — underselling, which `server reconcile` takes back once the tenure is dead.
+//! owners together never exceed `stock`) and sells them from memory with atomics. A node of a
+//! cluster does the same with sub-blocks its stock owners move to its own tenure (`remote.rs`):
+//! no network call per unit. Leases and orders are counted against the seller's tenure, so a
+//! crash can only strand the unsold rest of a block — underselling, which `server reconcile`
+//! takes back once the tenure is dead.
 
+mod control;
 mod owner;
 mod remote;
 mod tenure;
 
+pub use control::{StockControl, Unit};
 pub use owner::Owner;
-pub use remote::{Granted, RemoteStock, TakeReply, UnitRequest, GIVE_BACK_PATH, TAKE_PATH};
+pub use remote::{
+    LeaseRequest, Owners, Registration, TakeReply, UnitRequest, GIVE_BACK_PATH, LEASE_PATH,
+    REGISTER_PATH,
+};
 pub use tenure::{name as tenure_name, Tenure};
 
-use super::guard::{Held, Taken};
-use crate::ids::{Millis, ProductId, UserId};
 use crate::repositories::db::in_time;
 use crate::repositories::{leases, Db};
 use dashmap::DashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use tokio::sync::Mutex;
-use uuid::Uuid;
 
 /// After the database said "none left", answer sold out from memory for this long.
 const SOLD_OUT_RECHECK_MS: i64 = 1_000;
@@ -29,12 +33,6 @@ const SOLD_OUT_RECHECK_MS: i64 = 1_000;
 /// through 100-unit blocks a hundred times a second. A crash strands at most that many units.
 const FAST_LEASE_MS: i64 = 1_000;
 const MAX_GROWTH: i64 = 16;
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum Take {
-    Taken,
-    SoldOut,
-}
 
 #[derive(Default)]
 pub struct Local {
@@ -47,10 +45,19 @@ pub struct Local {
 }
 
 impl Local {
-    fn give_back(&self) {
-        self.units.fetch_add(1, Ordering::AcqRel);
+    fn give_back(&self, n: i64) {
+        self.units.fetch_add(n, Ordering::AcqRel);
         self.sold_out_until.store(0, Ordering::Release);
     }
+}
+
+/// Where a seller's blocks come from.
+#[derive(Clone)]
+pub enum Source {
+    /// Leased from the database (a stock owner, or `serve` on its own).
+    Database,
+    /// Moved to this tenure by the cluster's stock owners (a node).
+    Owners(Owners),
 }
 
 #[derive(Clone)]
@@ -59,11 +66,17 @@ pub struct Stock {
     block: i64,
     local: Arc<DashMap<i64, Arc<Local>>>,
     tenure: Arc<Tenure>,
+    source: Source,
 }
 
 impl Stock {
     /// Begins this process's tenure as `name` (see [`tenure_name`]) and keeps it renewed.
-    pub async fn start(db: Db, block: i64, name: String) -> Result<Self, sqlx::Error> {
+    pub async fn start(
+        db: Db,
+        block: i64,
+        name: String,
+        source: Source,
+    ) -> Result<Self, sqlx::Error> {
         let tenure = Tenure::begin(&db, name, crate::now_ms()).await?;
         let local: Arc<DashMap<i64, Arc<Local>>> = Arc::default();
         let units = local.clone();
@@ -77,6 +90,7 @@ impl Stock {
             block: block.max(1),
             local,
             tenure,
+            source,
         })
     }
 
@@ -89,18 +103,20 @@ impl Stock {
         self.local.entry(product_id).or_default().clone()
     }
 
-    pub async fn take(&self, product_id: i64, now: i64) -> Result<Take, sqlx::Error> {
-        self.take_from(product_id, &self.local(product_id), now)
-            .await
+    /// One unit: `false` when sold out.
+    pub async fn take(&self, product_id: i64, now: i64) -> Result<bool, sqlx::Error> {
+        Ok(self.take_up_to(product_id, 1, now).await? == 1)
     }
 
-    /// `take` with the product's counter in hand: the unit's guard keeps it for its give-back.
-    async fn take_from(
+    /// Up to `want` units (at least one unless sold out), as many as memory holds after at most
+    /// one refill: a stock owner hands them on as a node's sub-block.
+    pub async fn take_up_to(
         &self,
         product_id: i64,
-        local: &Arc<Local>,
+        want: i64,
         now: i64,
-    ) -> Result<Take, sqlx::Error> {
+    ) -> Result<i64, sqlx::Error> {
+        let local = self.local(product_id);
         loop {
             if !self.tenure.may_sell(now) {
                 return Err(sqlx::Error::Protocol(
@@ -111,13 +127,13 @@ impl Stock {
             let took = local
                 .units
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
-                    (u > 0).then(|| u - 1)
+                    (u > 0).then(|| u - u.min(want))
                 });
-            if took.is_ok() {
-                return Ok(Take::Taken);
+            if let Ok(had) = took {
+                return Ok(had.min(want));
             }
             if local.sold_out_until.load(Ordering::Acquire) > now {
-                return Ok(Take::SoldOut);
+                return Ok(0);
             }
             // One refill at a time; the others wait and then find the new units.
             let mut last = local.refill.lock().await;
@@ -125,7 +141,7 @@ impl Stock {
                 continue;
             }
             if local.sold_out_until.load(Ordering::Acquire) > now {
-                return Ok(Take::SoldOut);
+                return Ok(0);
             }
             let (last_size, last_at) = *last;
             let want = if now - last_at < FAST_LEASE_MS {
@@ -133,10 +149,10 @@ impl Stock {
             } else {
                 self.block
             };
-            let granted = self.refill(product_id, local, want, now).await?;
+            let granted = self.refill(product_id, &local, want, now).await?;
             *last = (want, now);
             if granted == 0 {
-                return Ok(Take::SoldOut);
+                return Ok(0);
             }
         }
     }
@@ -151,8 +167,12 @@ impl Stock {
         now: i64,
     ) -> Result<i64, sqlx::Error> {
         let (db, owner, local) = (self.db.clone(), self.tenure.id(), local.clone());
+        let source = self.source.clone();
         let lease = tokio::spawn(async move {
-            let granted = leases::lease(&db, owner, product_id, want, now).await?;
+            let granted = match source {
+                Source::Database => leases::lease(&db, owner, product_id, want, now).await?,
+                Source::Owners(owners) => owners.lease(product_id, want, owner).await?,
+            };
             if granted == 0 {
                 let until = now + SOLD_OUT_RECHECK_MS;
                 local.sold_out_until.store(until, Ordering::Release);
@@ -173,11 +193,11 @@ impl Stock {
         })
     }
 
-    /// Returns a unit taken for an order that could not be queued, under tenure `of` (a unit
-    /// of a lost tenure is no longer this process's to sell).
-    pub fn give_back(&self, product_id: i64, of: i64) {
+    /// Returns `n` units taken under tenure `of` (a unit of a lost tenure is no longer this
+    /// process's to sell).
+    pub fn give_back(&self, product_id: i64, n: i64, of: i64) {
         if of == self.tenure.id() {
-            self.local(product_id).give_back();
+            self.local(product_id).give_back(n);
         }
     }
 
@@ -209,140 +229,5 @@ impl Stock {
             }
         }
         self.tenure.end(&self.db).await
-    }
-}
-
-/// Where this process gets its units: from its own leases, or from `stock` processes.
-#[derive(Clone)]
-pub enum StockControl {
-    Local(Stock),
-    Remote(RemoteStock),
-}
-
-/// One unit taken for one order; see [`Held`] for how it goes back.
-pub enum Unit {
-    /// From this process's leases, under the tenure `tenure`.
-    Local {
-        stock: Stock,
-        product: ProductId,
-        tenure: i64,
-    },
-    /// Given by one stock owner, which alone is asked to take it back.
-    Remote {
-        owners: RemoteStock,
-        owner: usize,
-        product: ProductId,
-        user: UserId,
-        order: Uuid,
-        tenure: i64,
-    },
-    /// The unit of the shopper's earlier order, which may be in the broker already: the
-    /// purchase goes out under that order's id, and the unit is never given back.
-    Earlier { order: Uuid, tenure: i64 },
-}
-
-impl Unit {
-    /// The tenure whose lease the unit came from: its order is counted against it.
-    pub fn tenure(&self) -> i64 {
-        match self {
-            Unit::Local { tenure, .. } | Unit::Remote { tenure, .. } => *tenure,
-            Unit::Earlier { tenure, .. } => *tenure,
-        }
-    }
-
-    /// The earlier order this unit belongs to, if it is one's.
-    pub fn earlier_order(&self) -> Option<Uuid> {
-        match self {
-            Unit::Earlier { order, .. } => Some(*order),
-            _ => None,
-        }
-    }
-}
-
-impl Taken for Unit {
-    fn give_back(self) {
-        match self {
-            Unit::Local {
-                stock,
-                product,
-                tenure,
-            } => stock.give_back(product.0, tenure),
-            // `Drop` cannot wait for the network: the give-back runs on its own task.
-            Unit::Remote {
-                owners,
-                owner,
-                product,
-                user,
-                order,
-                ..
-            } => owners.give_back(owner, product.0, user.0, order),
-            // Its order may be stored yet (see `owner.rs`): at worst a unit unsold.
-            Unit::Earlier { .. } => {}
-        }
-    }
-}
-
-impl StockControl {
-    /// A unit for the user's order, or `None` when sold out.
-    pub async fn take(
-        &self,
-        product: ProductId,
-        user: UserId,
-        order: Uuid,
-        now: Millis,
-    ) -> anyhow::Result<Option<Held<Unit>>> {
-        let unit = match self {
-            StockControl::Local(s) => {
-                let tenure = s.tenure();
-                match s.take(product.0, now.0).await? {
-                    Take::Taken => Unit::Local {
-                        stock: s.clone(),
-                        product,
-                        tenure,
-                    },
-                    Take::SoldOut => return Ok(None),
-                }
-            }
-            StockControl::Remote(r) => match r.take(product.0, user.0, order).await? {
-                Some(Granted {
-                    tenure,
-                    earlier: Some(order),
-                    ..
-                }) => Unit::Earlier { order, tenure },
-                Some(Granted { owner, tenure, .. }) => Unit::Remote {
-                    owners: r.clone(),
-                    owner,
-                    product,
-                    user,
-                    order,
-                    tenure,
-                },
-                None => return Ok(None),
-            },
-        };
-        Ok(Some(Held::new(unit)))
-    }
-
-    /// Whether this process already knows the product is sold out. Only an owner of its own
-    /// leases knows: one stock owner out of units says nothing of the others'.
-    pub fn known_sold_out(&self, product: ProductId, now: Millis) -> bool {
-        match self {
-            StockControl::Local(s) => s.known_sold_out(product.0, now.0),
-            StockControl::Remote(_) => false,
-        }
-    }
-
-    /// Forgets a cached "sold out" here; stock owners find raised stock within a second.
-    pub fn reset(&self, product: ProductId) {
-        if let StockControl::Local(s) = self {
-            s.reset(product.0);
-        }
-    }
-
-    pub async fn release_all(&self) -> Result<(), sqlx::Error> {
-        match self {
-            StockControl::Local(s) => s.release_all().await,
-            StockControl::Remote(_) => Ok(()),
-        }
     }
 }

@@ -1,19 +1,20 @@
-//! A `stock` process's side of remote quantity control. Each unit is taken for one order id, and
-//! the order is remembered until long settled, so both calls are safe to repeat and to reorder:
-//! a take asked again answers what it answered before, a give-back returns the unit at most once
-//! (a node whose give-back timed out asks again; it never asks another owner), and a give-back
-//! that overtakes its take, or arrives while the take still waits for the database, makes that
-//! take give its unit straight back. Each take runs to its end on a task of its own: a node that
-//! times out and hangs up cannot stop a refill halfway (leased in the database, never counted in
-//! memory).
+//! A `stock` process's side of the cluster's quantity control. Nodes lease sub-blocks here: the
+//! units leave this owner's memory and move, in one transaction, from its lease to the node's
+//! tenure, once per request id (a node whose call went unanswered asks again with the same id and
+//! gets the same answer). Each runs to its end on a task of its own: a node that times out and
+//! hangs up cannot strand a block between memory and the database.
 //!
-//! The owner also remembers whose each unit is. A shopper's order may sit in the broker where no
-//! node can see it (its node died, or restarted and read the buyers from the database); a later
-//! take for that shopper and product gets the earlier order's unit and id instead of a second
-//! unit, so that both purchases are one order. From then on that unit is never given back: the
-//! earlier order may yet be stored, and a unit of a stored order sold again would be one too many.
+//! The owner also remembers whose each sold unit is: nodes register every order, in batches,
+//! before it goes to the broker. A shopper's order may sit there where no node can see it (its
+//! node died, or restarted and read the buyers from the database); a later registration for that
+//! shopper and product gets the earlier order's unit and id instead, so that both purchases are
+//! one order. From then on that unit is never given back: the earlier order may yet be stored,
+//! and a unit of a stored order sold again would be one too many. A node lets go of an order
+//! here before it sells the unit again, and a give-back that overtakes its registration makes
+//! the registration refused.
 
-use super::{Stock, Take, TakeReply};
+use super::{Registration, Stock, TakeReply};
+use crate::repositories::leases;
 use crate::repositories::orders::Ended;
 use crate::services::reservations::Forgets;
 use dashmap::mapref::entry::Entry;
@@ -21,33 +22,41 @@ use dashmap::DashMap;
 use std::sync::{Arc, Weak};
 use uuid::Uuid;
 
-/// How long an order is remembered (swept every minute): longer than a node keeps asking for a
-/// give-back.
+/// How long an order or a lease request is remembered (swept every minute): longer than a node
+/// keeps asking.
 const REMEMBER_MS: i64 = 15 * 60_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// The take waits for a refill; `returned` when a give-back came meanwhile.
-    Taking { returned: bool },
-    /// Holds a unit of this product, from this tenure's leases; `pinned` once a later order of
-    /// its shopper was given it (it is never given back then).
+    /// Its unit is sold, from this tenure's lease; `pinned` once a later order of its shopper
+    /// was given it (it is never given back then).
     Taken {
         product_id: i64,
         user_id: i64,
         tenure: i64,
         pinned: bool,
     },
-    /// Given back (or its give-back came first): it holds nothing and will take nothing.
+    /// Let go of (or its give-back came first): it holds nothing and will register nothing.
     Returned,
+}
+
+/// A lease request: in flight, or answered with its units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leasing {
+    InFlight,
+    Granted(i64),
 }
 
 #[derive(Clone)]
 pub struct Owner {
     stock: Stock,
+    db: crate::repositories::Db,
     /// Per order: its state and since when.
     orders: Arc<DashMap<Uuid, (State, i64)>>,
-    /// The order holding each (product, shopper)'s unit here.
+    /// The order holding each (product, shopper)'s unit.
     holders: Arc<DashMap<(i64, i64), Uuid>>,
+    /// Per lease request: its answer and since when.
+    leases: Arc<DashMap<Uuid, (Leasing, i64)>>,
 }
 
 /// The shoppers' holders as the ended-orders feed holds them: a shopper whose reservation ended
@@ -71,15 +80,17 @@ impl Owner {
         Forgetting(Arc::downgrade(&self.holders))
     }
 
-    pub fn new(stock: Stock) -> Self {
+    pub fn new(stock: Stock, db: crate::repositories::Db) -> Self {
         let orders: Arc<DashMap<Uuid, (State, i64)>> = Arc::default();
         let holders: Arc<DashMap<(i64, i64), Uuid>> = Arc::default();
+        let leases: Arc<DashMap<Uuid, (Leasing, i64)>> = Arc::default();
         let minute = std::time::Duration::from_secs(60);
-        crate::services::sweeper::every(minute, &orders, |o| {
-            let now = crate::now_ms();
-            o.retain(|_, (state, at)| {
-                matches!(state, State::Taking { .. }) || now - *at < REMEMBER_MS
-            });
+        let fresh = |at: i64| crate::now_ms() - at < REMEMBER_MS;
+        crate::services::sweeper::every(minute, &orders, move |o| {
+            o.retain(|_, (_, at)| fresh(*at))
+        });
+        crate::services::sweeper::every(minute, &leases, move |l| {
+            l.retain(|_, (state, at)| *state == Leasing::InFlight || fresh(*at))
         });
         let known = Arc::downgrade(&orders);
         crate::services::sweeper::every(minute, &holders, move |h| {
@@ -89,50 +100,101 @@ impl Owner {
         });
         Owner {
             stock,
+            db,
             orders,
             holders,
+            leases,
         }
     }
 
-    /// A unit for the shopper's order (`tenure: None`: sold out), the same answer when asked
-    /// again for the same order; or, when the shopper holds a unit here for an earlier order,
-    /// that unit and that order's id.
-    pub async fn take(
+    /// Moves up to `want` units to the live tenure `to`: how many (0: sold out here). Asked
+    /// again for the same request, the same answer; asked while it runs, an error (ask again).
+    pub async fn lease(
         &self,
         product_id: i64,
-        user_id: i64,
-        order: Uuid,
+        want: i64,
+        to: i64,
+        request: Uuid,
         now: i64,
-    ) -> Result<TakeReply, sqlx::Error> {
-        if let Some(earlier) = self.earlier(product_id, user_id, order, now) {
-            return Ok(earlier);
-        }
-        match self.orders.entry(order) {
+    ) -> Result<i64, sqlx::Error> {
+        match self.leases.entry(request) {
             Entry::Occupied(e) => {
-                return Ok(TakeReply::new(match e.get().0 {
-                    State::Taken { tenure, .. } => Some(tenure),
-                    // A second take of an order in flight, or one given back: nothing more.
-                    State::Taking { .. } | State::Returned => None,
-                }));
+                return match e.get().0 {
+                    Leasing::Granted(n) => Ok(n),
+                    Leasing::InFlight => Err(sqlx::Error::Protocol(
+                        "this lease is still being granted; ask again".into(),
+                    )),
+                }
             }
             Entry::Vacant(e) => {
-                e.insert((State::Taking { returned: false }, now));
+                e.insert((Leasing::InFlight, now));
             }
         }
         let this = self.clone();
-        let took = tokio::spawn(async move {
-            let tenure = this.stock.tenure();
-            let took = match this.stock.take(product_id, now).await {
-                Ok(Take::Taken) => Ok(Some(tenure)),
-                Ok(Take::SoldOut) => Ok(None),
-                Err(e) => Err(e),
+        let want = want.clamp(1, 1 << 20);
+        let moved = tokio::spawn(async move {
+            let moved = this.move_units(product_id, want, to, now).await;
+            match moved {
+                Ok(n) => this.leases.insert(request, (Leasing::Granted(n), now)),
+                Err(_) => this.leases.remove(&request).map(|(_, v)| v),
             };
-            this.settle(order, (product_id, user_id), &took, now);
-            took
-        })
-        .await;
-        let took = took.unwrap_or_else(|e| Err(sqlx::Error::Protocol(format!("stock take: {e}"))));
-        took.map(TakeReply::new)
+            moved
+        });
+        moved
+            .await
+            .unwrap_or_else(|e| Err(sqlx::Error::Protocol(format!("stock lease: {e}"))))
+    }
+
+    async fn move_units(
+        &self,
+        product_id: i64,
+        want: i64,
+        to: i64,
+        now: i64,
+    ) -> Result<i64, sqlx::Error> {
+        let from = self.stock.tenure();
+        let n = self.stock.take_up_to(product_id, want, now).await?;
+        if n == 0 {
+            return Ok(0);
+        }
+        match leases::transfer(&self.db, from, to, product_id, n, now).await {
+            Ok(true) => Ok(n),
+            Ok(false) => {
+                self.stock.give_back(product_id, n, from);
+                Ok(0)
+            }
+            Err(e) => {
+                self.stock.give_back(product_id, n, from);
+                Err(e)
+            }
+        }
+    }
+
+    /// Registers a node's sold unit for its order; or, when the shopper's earlier order holds a
+    /// unit here, answers that order (pinned to it) and registers nothing.
+    pub fn register(&self, r: &Registration, now: i64) -> TakeReply {
+        if let Some(earlier) = self.earlier(r.product_id, r.user_id, r.order_id, now) {
+            return earlier;
+        }
+        match self.orders.entry(r.order_id) {
+            Entry::Occupied(e) => TakeReply::new(match e.get().0 {
+                State::Taken { tenure, .. } => Some(tenure),
+                State::Returned => None,
+            }),
+            Entry::Vacant(e) => {
+                e.insert((
+                    State::Taken {
+                        product_id: r.product_id,
+                        user_id: r.user_id,
+                        tenure: r.tenure,
+                        pinned: false,
+                    },
+                    now,
+                ));
+                self.holders.insert((r.product_id, r.user_id), r.order_id);
+                TakeReply::new(Some(r.tenure))
+            }
+        }
     }
 
     /// The unit of the shopper's earlier order of the product, pinned to it, if one is held here.
@@ -158,41 +220,9 @@ impl Owner {
         })
     }
 
-    /// The end of a take: its unit kept, or given back if its give-back came meanwhile.
-    fn settle(
-        &self,
-        order: Uuid,
-        (product_id, user_id): (i64, i64),
-        took: &Result<Option<i64>, sqlx::Error>,
-        now: i64,
-    ) {
-        let Some(mut entry) = self.orders.get_mut(&order) else {
-            return;
-        };
-        let returned = entry.0 == State::Taking { returned: true };
-        entry.0 = match *took {
-            Ok(Some(tenure)) if returned => {
-                self.stock.give_back(product_id, tenure);
-                State::Returned
-            }
-            Ok(Some(tenure)) => State::Taken {
-                product_id,
-                user_id,
-                tenure,
-                pinned: false,
-            },
-            _ => State::Returned,
-        };
-        entry.1 = now;
-        let kept = matches!(entry.0, State::Taken { .. });
-        drop(entry);
-        if kept {
-            self.holders.insert((product_id, user_id), order);
-        }
-    }
-
-    /// Gives the order's unit back if it holds one (or will: a take still in flight): `true`
-    /// then, `false` when it holds none, gave it back before, or gave it to a later order.
+    /// Lets go of the order: `true` when its unit is the node's to sell again (also when it was
+    /// never registered: from now on it will not be), `false` when it went to a later order of
+    /// its shopper.
     pub fn give_back(&self, order: Uuid, now: i64) -> bool {
         let mut entry = self.orders.entry(order).or_insert((State::Returned, now));
         match entry.0 {
@@ -200,21 +230,15 @@ impl Owner {
             State::Taken {
                 product_id,
                 user_id,
-                tenure,
                 ..
             } => {
-                self.stock.give_back(product_id, tenure);
                 entry.0 = State::Returned;
                 drop(entry);
                 self.holders
                     .remove_if(&(product_id, user_id), |_, held| *held == order);
                 true
             }
-            State::Taking { .. } => {
-                entry.0 = State::Taking { returned: true };
-                true
-            }
-            State::Returned => false,
+            State::Returned => true,
         }
     }
 }
@@ -222,64 +246,117 @@ impl Owner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repositories::fixture;
+    use crate::repositories::{fixture, products};
+    use crate::services::stock::Source;
+
+    async fn owner() -> (Owner, i64, i64) {
+        let (db, product, _) = fixture::sale(&[]).await;
+        let stock = Stock::start(db.clone(), 4, "stock@test:1".into(), Source::Database)
+            .await
+            .unwrap();
+        let node = 42;
+        leases::register(&db, node, "node@test:2", crate::now_ms())
+            .await
+            .unwrap();
+        (Owner::new(stock, db), product, node)
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_take_repeats_its_answer_and_a_give_back_returns_once() {
-        let (db, product, _) = fixture::sale(&[]).await;
+    async fn a_lease_moves_units_once_per_request() {
+        let (owner, product, node) = owner().await;
         let now = crate::now_ms();
-        let stock = Stock::start(db, 4, "stock@test:1".into()).await.unwrap();
-        let owner = Owner::new(stock.clone());
-        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-        let tenure = TakeReply::new(Some(stock.tenure()));
-        assert_eq!(owner.take(product, 1, a, now).await.unwrap(), tenure);
-        assert_eq!(owner.take(product, 1, a, now).await.unwrap(), tenure);
+        let request = Uuid::now_v7();
         assert_eq!(
-            owner.stock.held(),
-            vec![(product, 3)],
-            "asked twice, taken once"
+            owner.lease(product, 3, node, request, now).await.unwrap(),
+            3
         );
+        assert_eq!(
+            owner.lease(product, 3, node, request, now).await.unwrap(),
+            3,
+            "asked again: the same answer"
+        );
+        assert_eq!(owner.stock.held(), vec![(product, 1)], "moved once");
+        // Another request gets what this owner holds, then what the database has left.
+        assert_eq!(
+            owner
+                .lease(product, 5, node, Uuid::now_v7(), now)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            owner
+                .lease(product, 9, node, Uuid::now_v7(), now)
+                .await
+                .unwrap(),
+            6
+        );
+        assert_eq!(
+            owner
+                .lease(product, 1, node, Uuid::now_v7(), now)
+                .await
+                .unwrap(),
+            0
+        );
+        let row = products::get(&owner.db, product).await.unwrap().unwrap();
+        assert_eq!(row.leased, 10, "the node's units are leased, none twice");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_registration_is_let_go_of_once_and_a_late_one_is_refused() {
+        let (owner, product, node) = owner().await;
+        let now = crate::now_ms();
+        let reg = |user_id, order_id| Registration {
+            product_id: product,
+            user_id,
+            order_id,
+            tenure: node,
+        };
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let mine = TakeReply::new(Some(node));
+        assert_eq!(owner.register(&reg(1, a), now), mine);
+        assert_eq!(owner.register(&reg(1, a), now), mine, "asked twice");
         assert!(owner.give_back(a, now));
-        assert!(!owner.give_back(a, now), "given back once");
-        assert_eq!(owner.stock.held(), vec![(product, 4)]);
-        // A give-back that overtook its take: the late take takes nothing.
-        assert!(!owner.give_back(b, now), "never taken here");
-        let none = TakeReply::new(None);
-        assert_eq!(owner.take(product, 2, b, now).await.unwrap(), none);
-        assert_eq!(owner.stock.held(), vec![(product, 4)]);
-        // The shopper whose unit went back buys again: a unit of their own, as anyone's.
+        assert!(owner.give_back(a, now), "an answer lost and asked again");
+        assert_eq!(owner.register(&reg(1, a), now), TakeReply::new(None));
+        // A give-back that overtook its registration: the late registration is refused.
+        assert!(
+            owner.give_back(b, now),
+            "never registered: the unit is free"
+        );
+        assert_eq!(owner.register(&reg(2, b), now), TakeReply::new(None));
+        // The shopper whose order was let go of buys again: a unit of their own.
         let c = Uuid::now_v7();
-        assert_eq!(owner.take(product, 1, c, now).await.unwrap(), tenure);
-        assert_eq!(owner.stock.held(), vec![(product, 3)]);
+        assert_eq!(owner.register(&reg(1, c), now), mine);
     }
 
     /// A node died after it published a shopper's order and before it answered; the shopper's
     /// next purchase, on a node that cannot see that order in the broker, is the same order.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_shoppers_second_order_gets_the_first_ones_unit_and_id() {
-        let (db, product, _) = fixture::sale(&[]).await;
+        let (owner, product, node) = owner().await;
         let now = crate::now_ms();
-        let stock = Stock::start(db, 4, "stock@test:1".into()).await.unwrap();
-        let owner = Owner::new(stock.clone());
         let (first, second, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        owner.take(product, 7, first, now).await.unwrap();
-        let again = owner.take(product, 7, second, now).await.unwrap();
+        let reg = |user_id, order_id, tenure| Registration {
+            product_id: product,
+            user_id,
+            order_id,
+            tenure,
+        };
+        owner.register(&reg(7, first, node), now);
         let earlier = TakeReply {
-            tenure: Some(stock.tenure()),
+            tenure: Some(node),
             order_id: Some(first),
         };
-        assert_eq!(again, earlier, "the first order's unit, under its id");
-        assert_eq!(owner.stock.held(), vec![(product, 3)], "one unit for both");
-        assert_eq!(owner.take(product, 7, second, now).await.unwrap(), earlier);
+        assert_eq!(owner.register(&reg(7, second, 43), now), earlier);
+        assert_eq!(owner.register(&reg(7, second, 43), now), earlier);
         // The first order's node gives up on it: the unit stays, the order may yet be stored.
         assert!(
             !owner.give_back(first, now),
             "pinned to the shopper's order"
         );
-        assert_eq!(owner.stock.held(), vec![(product, 3)]);
         // Another shopper is not affected.
-        let theirs = owner.take(product, 8, other, now).await.unwrap();
-        assert_eq!(theirs, TakeReply::new(Some(stock.tenure())));
-        assert_eq!(owner.stock.held(), vec![(product, 2)]);
+        let theirs = owner.register(&reg(8, other, 43), now);
+        assert_eq!(theirs, TakeReply::new(Some(43)));
     }
 }
