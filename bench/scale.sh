@@ -7,12 +7,15 @@
 # (orders/s ÷ nodes ÷ the 1-node figure), our processes' CPU per sold unit (cpuacct), and the
 # host's idle CPU during the sale (if it is near 0 the host saturated before the quotas did).
 # Writes scale.json and scale.svg. Needs root (cgroups).
-#   UNITS=10000 USERS=20000 QUOTA=0.2 RUNS="1 2 4" PROFILE=release BUILD=0 OUT_DIR=…
+#   UNITS=20000 USERS=40000 QUOTA=0.2 PERIOD_US=10000 CONCURRENCY=1024 RUNS="1 2 4" PROFILE=release
+#   BUILD=0 OUT_DIR=…
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 . scripts/env.sh
-units=${UNITS:-10000} users=${USERS:-20000} quota=${QUOTA:-0.2} runs=${RUNS:-1 2 4}
+units=${UNITS:-20000} users=${USERS:-40000} quota=${QUOTA:-0.2} runs=${RUNS:-1 2 4}
+# Enough shoppers in flight that the quotas, not each request's wait, bound the rate.
+concurrency=${CONCURRENCY:-1024}
 profile=${PROFILE:-release}
 bin="target/$profile"
 port=${BENCH_PORT:-3900}
@@ -25,7 +28,9 @@ fi
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || flash_apt_install nginx-light
 "$FLASH_ROOT/scripts/services.sh" >/dev/null
 out=$(flash_bench_out "$profile")
-period=100000
+# A 10 ms period: at 100 ms a process over its quota stalled for up to 90 ms at a time, and the
+# crowd's latency, not the quotas, set the pace.
+period=${PERIOD_US:-10000}
 quota_us=$(python3 -c "print(int($quota * $period))")
 group=flash-scale
 
@@ -85,7 +90,7 @@ for n in $runs; do
   fi
   read -r idle0 total0 < <(host_cpu)
   cpu0=$(used_ns)
-  "$bin/loadgen" --base-url "$target" --units "$units" --users "$users" --concurrency 256 \
+  "$bin/loadgen" --base-url "$target" --units "$units" --users "$users" --concurrency "$concurrency" \
     --timeout-secs 10 --scenario "scale-$n" --out "$out/scale-$n.json" --strict --require-sold-out \
     "${extra[@]}"
   cpu1=$(used_ns)

@@ -68,7 +68,7 @@ impl TakeReply {
 const GIVE_BACK_FOR: Duration = Duration::from_secs(10 * 60);
 /// Registrations per call, and calls in flight per owner.
 const REGISTER_BATCH: usize = 256;
-const REGISTER_CALLS: usize = 4;
+const REGISTER_CALLS: usize = 2;
 /// A lease call with no answer is asked again, under the same id, this many times.
 const LEASE_TRIES: usize = 3;
 
