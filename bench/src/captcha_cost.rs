@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
     let pool = Pool::new(N, 2);
     let captchas = Captchas::new("captcha-cost-secret-captcha-cost-xx", 60_000, 60_000, None)
         .with_pool(pool.clone(), false);
-    captchas.prepare();
+    captchas.prepare(server::now_ms());
     let filling = Instant::now();
     while pool.len() < N && filling.elapsed() < Duration::from_secs(120) {
         tokio::time::sleep(Duration::from_millis(20)).await;

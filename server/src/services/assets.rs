@@ -18,6 +18,9 @@ struct Inner {
     version: Option<String>,
     /// Only files that exist, and only when versioned: bounded by the directory.
     files: DashMap<String, Arc<Asset>>,
+    /// One file read and compressed at a time: a crowd's first page loads came together, each
+    /// compressed the 1.5 MB Wasm itself, and 18,000 pages' loads took 11 s at p99.
+    loading: tokio::sync::Mutex<()>,
 }
 
 pub struct Asset {
@@ -36,6 +39,7 @@ impl Assets {
             dir,
             version,
             files: DashMap::new(),
+            loading: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -49,6 +53,11 @@ impl Assets {
         if !is_plain(name) {
             return None;
         }
+        if let Some(a) = self.0.files.get(name) {
+            return Some(a.clone());
+        }
+        let _one = self.0.loading.lock().await;
+        // Loaded while this request waited its turn.
         if let Some(a) = self.0.files.get(name) {
             return Some(a.clone());
         }

@@ -147,7 +147,7 @@ impl Captchas {
             }
             _ => {
                 let drawing = self.pool.take();
-                self.pool.refill();
+                self.pool.refill_when_quiet(now);
                 drawing.map(|d| (d.answer, d.png_base64))
             }
         };
@@ -159,9 +159,9 @@ impl Captchas {
         (self.test_answer.is_none() || self.real_drawings) && self.pool.wants_more()
     }
 
-    /// Starts filling the pool of drawings (a sale is near).
-    pub fn prepare(&self) {
-        self.pool.refill();
+    /// Fills the pool of drawings (a sale is near), once its clicks have quietened.
+    pub fn prepare(&self, now: i64) {
+        self.pool.refill_when_quiet(now);
     }
 
     pub fn pooled(&self) -> usize {

@@ -360,7 +360,7 @@ async fn sweep(sale: Weak<Stages>) {
         let Some(stages) = sale.upgrade() else { return };
         let now = crate::now_ms();
         if stages.captchas.wants_drawings() && stages.catalog.sale_near(Millis(now)).await {
-            stages.captchas.prepare();
+            stages.captchas.prepare(now);
         }
         // Walking maps of hundreds of thousands of entries takes milliseconds: on a blocking
         // thread, the requests queued on this worker do not wait for it.
