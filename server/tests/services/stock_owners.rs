@@ -203,3 +203,59 @@ async fn a_purchase_retried_after_its_node_died_is_the_same_order() {
     );
     assert_eq!(row.sold, accepted as i64);
 }
+
+/// A stock owner's doors: closed without the cluster's secret, a clear 4xx for a bad body or
+/// an oversized batch, and nothing leased for a product that does not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stock_owner_refuses_what_a_node_would_never_send() {
+    let db_url = fresh_mysql_url().await;
+    let (port, _stop) = stock_owner(&db_url).await;
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("http://127.0.0.1:{port}/internal/v1/stock/{path}");
+    let bearer = format!("Bearer {INTERNAL}");
+    let lease = serde_json::json!({
+        "product_id": 999_999, "want": 10, "tenure": 1, "request_id": uuid::Uuid::now_v7(),
+    });
+
+    let r = http.post(url("lease")).json(&lease).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "no secret");
+    let r = http
+        .post(url("lease"))
+        .header("authorization", &bearer)
+        .json(&lease)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<i64>().await.unwrap(),
+        0,
+        "no such product: none leased"
+    );
+
+    let r = http
+        .post(url("lease"))
+        .header("authorization", &bearer)
+        .json(&serde_json::json!({"product_id": "one"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "a bad body: {}", r.status());
+
+    let one = serde_json::json!({
+        "product_id": 1, "user_id": 1, "order_id": uuid::Uuid::now_v7(), "tenure": 1,
+    });
+    let r = http
+        .post(url("register"))
+        .header("authorization", &bearer)
+        .json(&vec![one; 1025])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "over the batch limit");
+    let why: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        why["message"].as_str().unwrap_or("").contains("1024"),
+        "{why}"
+    );
+}
