@@ -51,8 +51,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Leptos's `HydrationScripts`, with the files' version in each link: a versioned file is kept
-/// by browsers and caches for good, so a crowd loads the 1 MB of Wasm once per browser.
+/// Leptos's `HydrationScripts` in islands mode, with the files' version in each link: a versioned
+/// file is kept by browsers and caches for good, so a crowd loads the Wasm once per browser.
 #[component]
 fn SiteFiles(options: LeptosOptions) -> impl IntoView {
     let v = use_context::<AssetVersion>()
@@ -72,10 +72,8 @@ fn SiteFiles(options: LeptosOptions) -> impl IntoView {
         format!("{base}{bg}.wasm{v}"),
         format!("{base}.css{v}"),
     );
-    // No `<`, `>` or `&`: the script is the text of an element.
-    let start = format!(
-        "import({js:?}).then(function (m) {{ return m.default({{ module_or_path: {wasm:?} }}).then(function () {{ m.hydrate(); }}); }});"
-    );
+    // The text of a `<script>` is not escaped: the names are Rust-quoted paths.
+    let start = format!("{}({js:?}, {wasm:?});", include_str!("islands.js"));
     view! {
         <link rel="modulepreload" href=js />
         <link rel="preload" href=wasm r#as="fetch" r#type="application/wasm" crossorigin="" />
@@ -87,7 +85,6 @@ fn SiteFiles(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    components::auth_state::provide_auth();
 
     view! {
         <Link rel="icon" href="/favicon.ico" />
@@ -111,7 +108,6 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/dashboard/:id") view=AdminDashboardPage ssr=SsrMode::Async />
                 </Routes>
             </main>
-            <components::hydration::HydrationMark />
         </Router>
     }
 }
@@ -120,5 +116,6 @@ pub fn App() -> impl IntoView {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    // Only the islands are hydrated, each by its own function (`islands.js` calls them).
+    leptos::mount::hydrate_islands();
 }

@@ -1,41 +1,40 @@
-//! Who is logged in, shared by every page; refreshed after login and logout.
+//! Who is logged in: asked by the browser for shared pages, by the server for the user's own.
 
 use crate::api::current_user;
 use crate::model::{ApiError, User};
 use leptos::prelude::*;
 
-#[derive(Clone, Copy)]
-pub struct Auth {
-    /// Who is logged in, asked by the browser once the page is up: public pages render the same
-    /// HTML for everyone (a cache may serve them), and the user's parts fill in afterwards.
-    pub user: LocalResource<Result<Option<User>, ApiError>>,
-    refresh: RwSignal<u32>,
+/// Who is logged in, asked by the browser once the page is up: public pages render the same HTML
+/// for everyone (a cache may serve them), and the user's parts fill in afterwards. Every island
+/// of the page shares the one answer; a login or logout loads a new page, which asks again.
+pub fn use_user() -> LocalResource<Result<Option<User>, ApiError>> {
+    LocalResource::new(asked_once)
 }
 
-impl Auth {
-    pub fn refresh(&self) {
-        self.refresh.update(|n| *n = n.wrapping_add(1));
+#[cfg(feature = "hydrate")]
+async fn asked_once() -> Result<Option<User>, ApiError> {
+    use futures::future::{FutureExt, LocalBoxFuture, Shared};
+    type Asked = Shared<LocalBoxFuture<'static, Result<Option<User>, ApiError>>>;
+    thread_local! {
+        static ASKED: std::cell::RefCell<Option<Asked>> = const { std::cell::RefCell::new(None) };
     }
-
-    /// Who is logged in, asked while the server renders: for the pages that are the user's own
-    /// (orders, admin), which redirect or refuse before anything is shown.
-    pub fn rendered_user(&self) -> Resource<Result<Option<User>, ApiError>> {
-        let refresh = self.refresh;
-        Resource::new(move || refresh.get(), |_| current_user())
-    }
-}
-
-pub fn provide_auth() {
-    let refresh = RwSignal::new(0u32);
-    let user = LocalResource::new(move || {
-        refresh.track();
-        current_user()
+    let asked = ASKED.with(|a| {
+        a.borrow_mut()
+            .get_or_insert_with(|| current_user().boxed_local().shared())
+            .clone()
     });
-    provide_context(Auth { user, refresh });
+    asked.await
 }
 
-pub fn use_auth() -> Auth {
-    expect_context::<Auth>()
+#[cfg(not(feature = "hydrate"))]
+async fn asked_once() -> Result<Option<User>, ApiError> {
+    current_user().await
+}
+
+/// Who is logged in, asked while the server renders: for the pages that are the user's own
+/// (orders, admin), which redirect or refuse before anything is shown.
+pub fn rendered_user() -> Resource<Result<Option<User>, ApiError>> {
+    Resource::new(|| (), |_| current_user())
 }
 
 /// `/login?next=…` for the current path, so that login comes back here.

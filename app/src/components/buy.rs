@@ -1,6 +1,6 @@
 //! "Buy now": captcha → pass → purchase → queued → confirmed, with the 10-second cooldown.
 
-use super::auth_state::{login_href, use_auth};
+use super::auth_state::{login_href, use_user};
 use super::captcha_modal::CaptchaModal;
 use super::clock::browser_now;
 use super::hydration::use_mounted;
@@ -26,10 +26,10 @@ enum Notice {
 #[component]
 pub fn BuyPanel(product_id: i64, live: LiveProduct) -> impl IntoView {
     let enabled = move || live.phase() == SalePhase::OnSale && live.stock.get().stock_left > 0;
-    let auth = use_auth();
+    let user = use_user();
     // Asked in the browser only: the page's HTML is the same for everyone.
     let mounted = use_mounted();
-    let anonymous = move || mounted.get() && matches!(auth.user.get(), Some(Ok(None)));
+    let anonymous = move || mounted.get() && matches!(user.get(), Some(Ok(None)));
     let modal_open = RwSignal::new(false);
     let captcha = RwSignal::new(None::<Captcha>);
     let captcha_error = RwSignal::new(None::<String>);

@@ -4,10 +4,10 @@ use crate::model::SalePhase;
 use crate::time::format_countdown;
 use leptos::prelude::*;
 
-/// "Sale starts in 04:59" and so on; reloads the page when the moment arrives so that the
-/// server decides what comes next (the sale page or the access-denied page).
-#[component]
-pub fn Countdown(label: &'static str, target: i64, server_time: i64) -> impl IntoView {
+/// "Opens in 04:59" and so on; reloads the page when the moment arrives so that the server
+/// decides what comes next (the sale page or the access-denied page).
+#[island]
+pub fn Countdown(label: String, target: i64, server_time: i64) -> impl IntoView {
     let now = use_ticking_clock(server_time, 250);
     let left = move || target - now.get();
     Effect::new(move |_| {

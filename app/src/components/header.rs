@@ -1,65 +1,68 @@
-use super::auth_state::use_auth;
+use super::auth_state::use_user;
 use super::hydration::use_mounted;
 use crate::api::Logout;
 use leptos::prelude::*;
-use leptos_router::components::A;
-use leptos_router::hooks::use_navigate;
 
 #[component]
 pub fn Header() -> impl IntoView {
-    let auth = use_auth();
-    // Asked by the browser only: the page's HTML is the same for everyone.
-    let mounted = use_mounted();
     view! {
         <header class="topbar">
             <a class="skip-link" href="#main">"Skip to content"</a>
             <nav class="topbar-inner" aria-label="Main">
-                <A href="/" attr:class="brand">"⚡ Flash Sale"</A>
+                <a href="/" class="brand">"⚡ Flash Sale"</a>
                 <div class="topbar-user">
-                    <Show when=move || mounted.get()>
-                    <Transition fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            match auth.user.await {
-                                Ok(Some(user)) => {
-                                    let admin = user.role == crate::model::Role::Admin;
-                                    view! {
-                                        {admin.then(|| view! { <A href="/admin">"Admin"</A> })}
-                                        <A href="/orders">"My orders"</A>
-                                        <span class="user-name" data-testid="user-name">
-                                            {user.name}
-                                        </span>
-                                        <LogoutButton />
-                                    }
-                                        .into_any()
-                                }
-                                _ => {
-                                    view! {
-                                        <A href="/login">"Log in"</A>
-                                        <A href="/register" attr:class="button button-small">
-                                            "Register"
-                                        </A>
-                                    }
-                                        .into_any()
-                                }
-                            }
-                        })}
-                    </Transition>
-                    </Show>
+                    <UserMenu />
                 </div>
             </nav>
         </header>
     }
 }
 
+/// The user's links and name, or "Log in" and "Register": asked by the browser only, so that the
+/// page's HTML is the same for everyone.
+#[island]
+fn UserMenu() -> impl IntoView {
+    let user = use_user();
+    let mounted = use_mounted();
+    view! {
+        <Show when=move || mounted.get()>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match user.await {
+                        Ok(Some(user)) => {
+                            let admin = user.role == crate::model::Role::Admin;
+                            view! {
+                                {admin.then(|| view! { <a href="/admin">"Admin"</a> })}
+                                <a href="/orders">"My orders"</a>
+                                <span class="user-name" data-testid="user-name">
+                                    {user.name}
+                                </span>
+                                <LogoutButton />
+                            }
+                                .into_any()
+                        }
+                        _ => {
+                            view! {
+                                <a href="/login">"Log in"</a>
+                                <a href="/register" class="button button-small">
+                                    "Register"
+                                </a>
+                            }
+                                .into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </Show>
+    }
+}
+
 #[component]
 fn LogoutButton() -> impl IntoView {
-    let auth = use_auth();
     let logout = ServerAction::<Logout>::new();
-    let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(())) = logout.value().get() {
-            auth.refresh();
-            navigate("/", Default::default());
+            let _ = window().location().set_href("/");
         }
     });
     view! {

@@ -29,7 +29,7 @@ pub fn AccessDenied(product: Product) -> impl IntoView {
                     format!("The sale ended at {}.", format_utc(ends))
                 }}
             </p>
-            {upcoming.then(|| view! { <Countdown label="Opens in" target=opens server_time=now /> })}
+            {upcoming.then(|| view! { <Countdown label="Opens in".to_string() target=opens server_time=now /> })}
             <p>
                 <a href="/">"See the other sales"</a>
             </p>

@@ -1,6 +1,6 @@
 use super::not_found::ErrorPanel;
 use crate::api::{cancel_order, checkout, my_orders};
-use crate::components::auth_state::{login_href, use_auth};
+use crate::components::auth_state::{login_href, rendered_user};
 use crate::components::clock::use_ticking_clock;
 use crate::model::{ApiError, ErrorCode, Order, OrderStatus};
 use crate::time::{format_countdown, format_utc};
@@ -10,7 +10,7 @@ use leptos_router::components::Redirect;
 
 #[component]
 pub fn OrdersPage() -> impl IntoView {
-    let user = use_auth().rendered_user();
+    let user = rendered_user();
     let orders = Resource::new(
         move || user.get().map(|u| u.ok().flatten().map(|u| u.id)),
         |_| my_orders(),
@@ -43,7 +43,7 @@ pub fn OrdersPage() -> impl IntoView {
                                 <tbody>
                                     {list
                                         .into_iter()
-                                        .map(|o| view! { <OrderRow order=o orders=orders /> })
+                                        .map(|o| view! { <OrderRow order=o /> })
                                         .collect_view()}
                                 </tbody>
                             </table>
@@ -56,46 +56,13 @@ pub fn OrdersPage() -> impl IntoView {
     }
 }
 
-/// One order: its state, and while it is reserved the time left to pay, "Pay now" and "Cancel".
+/// One order and its state.
 #[component]
-fn OrderRow(order: Order, orders: Resource<Result<Vec<Order>, ApiError>>) -> impl IntoView {
+fn OrderRow(order: Order) -> impl IntoView {
     let o = order;
-    let reserved = o.status == OrderStatus::Reserved && o.deadline > 0;
-    // Counts from this answer: 0 at render, the time since then after hydration.
-    let since = use_ticking_clock(0, 250);
-    let left = move || (o.pays_in_ms - since.get()).max(0);
-    let error = RwSignal::new(None::<ApiError>);
-    let id = o.order_id.clone();
-    let pay = Action::new(move |_: &()| {
-        let id = id.clone();
-        async move {
-            match checkout(id).await {
-                Ok(url) => {
-                    let _ = window().location().set_href(&url);
-                }
-                Err(e) => error.set(Some(e)),
-            }
-        }
-    });
-    let id = o.order_id.clone();
-    let cancel = Action::new(move |_: &()| {
-        let id = id.clone();
-        async move {
-            match cancel_order(id).await {
-                Ok(_) => orders.refetch(),
-                Err(e) => error.set(Some(e)),
-            }
-        }
-    });
-    // Past the deadline the sweep releases the unit within a moment: ask again then.
-    Effect::new(move |asked: Option<bool>| {
-        let due = reserved && left() == 0 && since.get() > 0;
-        if due && asked != Some(true) {
-            refetch_after(orders, 1_000);
-        }
-        due
-    });
     let status = o.status;
+    let reserved = status == OrderStatus::Reserved && o.deadline > 0;
+    let id = o.order_id.clone();
     view! {
         <tr data-testid="order-row" data-order=o.order_id.clone() data-status=status.as_str()>
             <td>
@@ -109,38 +76,72 @@ fn OrderRow(order: Order, orders: Resource<Result<Vec<Order>, ApiError>>) -> imp
                 </span>
             </td>
             <td>
-                {move || {
-                    if !reserved {
-                        return match status {
-                            OrderStatus::Expired => view! { <span class="muted">"not paid in time: the unit went back on sale"</span> }.into_any(),
-                            OrderStatus::Cancelled => view! { <span class="muted">"cancelled: the unit went back on sale"</span> }.into_any(),
-                            _ => ().into_any(),
-                        };
-                    }
-                    view! {
-                        <span class="countdown" role="timer" aria-live="off" data-testid="pay-deadline">
-                            "Pay within " <strong>{move || format_countdown(left())}</strong>
-                        </span>
-                        " "
-                        <button class="button button-small" data-testid="pay-now" disabled=move || left() == 0 || pay.pending().get() on:click=move |_| { pay.dispatch(()); }>"Pay now"</button>
-                        " "
-                        <button class="button button-small button-quiet" data-testid="cancel-order" disabled=move || left() == 0 || cancel.pending().get() on:click=move |_| { cancel.dispatch(()); }>"Cancel"</button>
-                        {move || error.get().map(|e| view! { <p class="alert alert-error" role="alert">{e.message}</p> })}
-                    }
-                        .into_any()
+                {match status {
+                    _ if reserved => view! { <Payment order_id=id.clone() pays_in_ms=o.pays_in_ms /> }.into_any(),
+                    OrderStatus::Expired => view! { <span class="muted">"not paid in time: the unit went back on sale"</span> }.into_any(),
+                    OrderStatus::Cancelled => view! { <span class="muted">"cancelled: the unit went back on sale"</span> }.into_any(),
+                    _ => ().into_any(),
                 }}
             </td>
         </tr>
     }
 }
 
-/// Asks the orders again in a moment (a deadline passed: the sweep is about to release it).
-fn refetch_after(orders: Resource<Result<Vec<Order>, ApiError>>, ms: u32) {
+/// A reserved order's time left to pay, "Pay now" and "Cancel". The page is loaded again once the
+/// order has changed (cancelled, or its deadline passed: the sweep releases it within a moment).
+#[island]
+fn Payment(order_id: String, pays_in_ms: i64) -> impl IntoView {
+    // Counts from this answer: 0 at render, the time since then after hydration.
+    let since = use_ticking_clock(0, 250);
+    let left = move || (pays_in_ms - since.get()).max(0);
+    let error = RwSignal::new(None::<ApiError>);
+    let id = order_id.clone();
+    let pay = Action::new(move |_: &()| {
+        let id = id.clone();
+        async move {
+            match checkout(id).await {
+                Ok(url) => {
+                    let _ = window().location().set_href(&url);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        }
+    });
+    let cancel = Action::new(move |_: &()| {
+        let id = order_id.clone();
+        async move {
+            match cancel_order(id).await {
+                Ok(_) => reload_after(0),
+                Err(e) => error.set(Some(e)),
+            }
+        }
+    });
+    Effect::new(move |asked: Option<bool>| {
+        let due = left() == 0 && since.get() > 0;
+        if due && asked != Some(true) {
+            reload_after(1_000);
+        }
+        due
+    });
+    view! {
+        <span class="countdown" role="timer" aria-live="off" data-testid="pay-deadline">
+            "Pay within " <strong>{move || format_countdown(left())}</strong>
+        </span>
+        " "
+        <button class="button button-small" data-testid="pay-now" disabled=move || left() == 0 || pay.pending().get() on:click=move |_| { pay.dispatch(()); }>"Pay now"</button>
+        " "
+        <button class="button button-small button-quiet" data-testid="cancel-order" disabled=move || left() == 0 || cancel.pending().get() on:click=move |_| { cancel.dispatch(()); }>"Cancel"</button>
+        {move || error.get().map(|e| view! { <p class="alert alert-error" role="alert">{e.message}</p> })}
+    }
+}
+
+/// Loads the page again in a moment (browser only).
+fn reload_after(ms: u32) {
     #[cfg(feature = "hydrate")]
     leptos::task::spawn_local(async move {
         gloo_timers::future::TimeoutFuture::new(ms).await;
-        orders.refetch();
+        let _ = window().location().reload();
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = (orders, ms);
+    let _ = ms;
 }

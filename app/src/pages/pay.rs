@@ -19,11 +19,19 @@ enum Step {
 
 #[component]
 pub fn PayPage() -> impl IntoView {
-    let params = use_params_map();
-    let order_id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let order_id = use_params_map().with_untracked(|p| p.get("id").unwrap_or_default());
+    view! {
+        <Title text="Pay" />
+        <PayPanel order_id />
+    }
+}
+
+#[island]
+fn PayPanel(order_id: String) -> impl IntoView {
     let step = RwSignal::new(Step::Choosing);
+    let this = order_id.clone();
     let decide = Action::new_local(move |pay: &bool| {
-        let (pay, id) = (*pay, order_id());
+        let (pay, id) = (*pay, this.clone());
         async move {
             if let Err(e) = dev_pay(id.clone(), pay).await {
                 step.set(Step::Failed(e.message));
@@ -38,7 +46,6 @@ pub fn PayPage() -> impl IntoView {
         }
     });
     view! {
-        <Title text="Pay" />
         <section class="panel form-panel" data-testid="pay-page">
             <h1>"Pay for your order"</h1>
             <p class="muted">"Development payment provider: no money moves."</p>

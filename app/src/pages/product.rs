@@ -40,7 +40,7 @@ pub fn ProductPage() -> impl IntoView {
 
 #[component]
 fn ProductView(product: Product) -> impl IntoView {
-    let live = use_live_product(LiveStock {
+    let rendered = LiveStock {
         product_id: product.id,
         stock: product.stock,
         stock_left: product.stock_left,
@@ -48,7 +48,7 @@ fn ProductView(product: Product) -> impl IntoView {
         sale_start: product.sale_start,
         sale_end: product.sale_end,
         server_time: product.server_time,
-    });
+    };
     view! {
         <Title text=product.name.clone() />
         <article class="product-page" data-testid="product-page">
@@ -63,20 +63,29 @@ fn ProductView(product: Product) -> impl IntoView {
             <div class="product-info">
                 <h1 data-testid="product-name">{product.name.clone()}</h1>
                 <p class="price price-large">{format!("${}", product.price)}</p>
-                <StockMeter live=live />
-                <LiveBadge live=live />
-                <dl class="sale-window">
-                    <dt>"Sale starts"</dt>
-                    <dd>{move || format_utc(live.stock.get().sale_start)}</dd>
-                    <dt>"Sale ends"</dt>
-                    <dd>{move || format_utc(live.stock.get().sale_end)}</dd>
-                </dl>
-                <SaleCountdown live=live />
-                <BuyPanel product_id=product.id live=live />
+                <ProductLive rendered />
                 <p class="muted small">
                     "One unit per shopper. A captcha is asked before each purchase, and you can click once every 10 seconds."
                 </p>
             </div>
         </article>
+    }
+}
+
+/// The page's one island: what the live stream keeps current, and "Buy now".
+#[island]
+fn ProductLive(rendered: LiveStock) -> impl IntoView {
+    let live = use_live_product(rendered);
+    view! {
+        <StockMeter live=live />
+        <LiveBadge live=live />
+        <dl class="sale-window">
+            <dt>"Sale starts"</dt>
+            <dd>{move || format_utc(live.stock.get().sale_start)}</dd>
+            <dt>"Sale ends"</dt>
+            <dd>{move || format_utc(live.stock.get().sale_end)}</dd>
+        </dl>
+        <SaleCountdown live=live />
+        <BuyPanel product_id=rendered.product_id live=live />
     }
 }

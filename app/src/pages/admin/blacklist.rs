@@ -6,44 +6,11 @@ use leptos::prelude::*;
 
 #[component]
 pub fn AdminBlacklistPage() -> impl IntoView {
-    let add = ServerAction::<BlacklistAdd>::new();
-    let remove = ServerAction::<BlacklistRemove>::new();
-    let entries = Resource::new(
-        move || (add.version().get(), remove.version().get()),
-        |_| blacklist(),
-    );
-    let error = move || add.value().get().and_then(Result::err);
-    let revoke = ServerAction::<RevokeLogins>::new();
-    let revoked = move || revoke.value().get();
+    let entries = Resource::new(|| (), |_| blacklist());
     view! {
         <AdminShell title="Admin · Blacklist">
             <h1>"Blacklist"</h1>
-            <section class="panel">
-                <ActionForm action=add attr:class="stack" attr:data-testid="blacklist-form">
-                    <label for="user">"User name"</label>
-                    <input id="user" name="user" required maxlength="64" />
-                    <span class="field-error">{move || field_error(error(), "user")}</span>
-                    <label for="reason">"Reason"</label>
-                    <input id="reason" name="reason" required maxlength="300" />
-                    <span class="field-error">{move || field_error(error(), "reason")}</span>
-                    <button type="submit" class="button">"Blacklist"</button>
-                </ActionForm>
-            </section>
-            <section class="panel">
-                <h2>"Log out everywhere"</h2>
-                <p class="muted">"Every login of this user so far stops counting (a stolen cookie, a role taken away)."</p>
-                <ActionForm action=revoke attr:class="stack" attr:data-testid="revoke-form">
-                    <label for="revoke-user">"User name"</label>
-                    <input id="revoke-user" name="user" required maxlength="64" />
-                    <span class="field-error">
-                        {move || field_error(revoked().and_then(Result::err), "user")}
-                    </span>
-                    <button type="submit" class="button">"Revoke logins"</button>
-                    <span class="muted" data-testid="revoked">
-                        {move || revoked().is_some_and(|r| r.is_ok()).then_some("Logins revoked.")}
-                    </span>
-                </ActionForm>
-            </section>
+            <BlacklistForms />
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match entries.await {
@@ -64,12 +31,7 @@ pub fn AdminBlacklistPage() -> impl IntoView {
                                             <td>{e.user_name}</td>
                                             <td>{e.reason}</td>
                                             <td>{format_utc(e.created_at)}</td>
-                                            <td>
-                                                <ActionForm action=remove attr:class="inline-form">
-                                                    <input type="hidden" name="user_id" value=e.user_id />
-                                                    <button type="submit" class="link-button">"Remove"</button>
-                                                </ActionForm>
-                                            </td>
+                                            <td><RemoveButton user_id=e.user_id /></td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>
@@ -80,5 +42,69 @@ pub fn AdminBlacklistPage() -> impl IntoView {
                 })}
             </Transition>
         </AdminShell>
+    }
+}
+
+/// Loads the page again once `action` has succeeded: the list below is the server's.
+fn reload_on_success<A>(action: ServerAction<A>)
+where
+    A: leptos::server_fn::ServerFn + Clone + Send + Sync + 'static,
+    A::Output: Send + Sync + 'static,
+    A::Error: Send + Sync + 'static,
+{
+    Effect::new(move |_| {
+        if action.value().with(|v| matches!(v, Some(Ok(_)))) {
+            let _ = window().location().reload();
+        }
+    });
+}
+
+/// "Blacklist" and "Log out everywhere".
+#[island]
+fn BlacklistForms() -> impl IntoView {
+    let add = ServerAction::<BlacklistAdd>::new();
+    reload_on_success(add);
+    let error = move || add.value().get().and_then(Result::err);
+    let revoke = ServerAction::<RevokeLogins>::new();
+    let revoked = move || revoke.value().get();
+    view! {
+        <section class="panel">
+            <ActionForm action=add attr:class="stack" attr:data-testid="blacklist-form">
+                <label for="user">"User name"</label>
+                <input id="user" name="user" required maxlength="64" />
+                <span class="field-error">{move || field_error(error(), "user")}</span>
+                <label for="reason">"Reason"</label>
+                <input id="reason" name="reason" required maxlength="300" />
+                <span class="field-error">{move || field_error(error(), "reason")}</span>
+                <button type="submit" class="button">"Blacklist"</button>
+            </ActionForm>
+        </section>
+        <section class="panel">
+            <h2>"Log out everywhere"</h2>
+            <p class="muted">"Every login of this user so far stops counting (a stolen cookie, a role taken away)."</p>
+            <ActionForm action=revoke attr:class="stack" attr:data-testid="revoke-form">
+                <label for="revoke-user">"User name"</label>
+                <input id="revoke-user" name="user" required maxlength="64" />
+                <span class="field-error">
+                    {move || field_error(revoked().and_then(Result::err), "user")}
+                </span>
+                <button type="submit" class="button">"Revoke logins"</button>
+                <span class="muted" data-testid="revoked">
+                    {move || revoked().is_some_and(|r| r.is_ok()).then_some("Logins revoked.")}
+                </span>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[island]
+fn RemoveButton(user_id: i64) -> impl IntoView {
+    let remove = ServerAction::<BlacklistRemove>::new();
+    reload_on_success(remove);
+    view! {
+        <ActionForm action=remove attr:class="inline-form">
+            <input type="hidden" name="user_id" value=user_id />
+            <button type="submit" class="link-button">"Remove"</button>
+        </ActionForm>
     }
 }

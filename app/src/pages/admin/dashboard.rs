@@ -36,7 +36,8 @@ pub fn AdminDashboardPage() -> impl IntoView {
     }
 }
 
-#[component]
+/// Refreshed every second in the browser.
+#[island]
 fn Live(initial: Dashboard) -> impl IntoView {
     let id = initial.product_id;
     let data = RwSignal::new(initial);

@@ -6,7 +6,7 @@ pub mod dashboard;
 pub mod orders;
 pub mod products;
 
-use crate::components::auth_state::{login_href, use_auth};
+use crate::components::auth_state::{login_href, rendered_user};
 use crate::model::Role;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -16,7 +16,7 @@ use leptos_router::hooks::use_location;
 /// Renders `children` for admins only: a login redirect for visitors, 403 for shoppers.
 #[component]
 pub fn AdminShell(title: &'static str, children: ChildrenFn) -> impl IntoView {
-    let user = use_auth().rendered_user();
+    let user = rendered_user();
     let path = use_location().pathname;
     let children = StoredValue::new(children);
     view! {

@@ -4,7 +4,6 @@ use crate::model::{OrderFilter, OrderStatus};
 use crate::pages::not_found::ErrorPanel;
 use crate::time::format_utc;
 use leptos::prelude::*;
-use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 /// Orders, filtered by product, status and user through the query string (so a filtered view
@@ -44,7 +43,7 @@ pub fn AdminOrdersPage() -> impl IntoView {
     view! {
         <AdminShell title="Admin · Orders">
             <h1>"Orders"</h1>
-            <Form method="GET" action="" attr:class="filters">
+            <form method="get" action="" class="filters">
                 <label for="f-product">"Product id"</label>
                 <input id="f-product" name="product_id" inputmode="numeric" value=move || filter().product_id.map(|p| p.to_string()) />
                 <label for="f-status">"Status"</label>
@@ -61,7 +60,7 @@ pub fn AdminOrdersPage() -> impl IntoView {
                 <a class="button button-small button-secondary" href=move || format!("/api/v1/admin/orders.csv?{}", link(1))>
                     "Export CSV"
                 </a>
-            </Form>
+            </form>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match orders.await {

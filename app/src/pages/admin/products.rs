@@ -5,26 +5,21 @@ use crate::pages::not_found::ErrorPanel;
 use crate::time::{format_input, format_utc};
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_params_map;
 
 #[component]
 pub fn AdminProductsPage() -> impl IntoView {
-    let delete = ServerAction::<DeleteProduct>::new();
-    let products = Resource::new(move || delete.version().get(), |_| admin_products());
+    let products = Resource::new(|| (), |_| admin_products());
     view! {
         <AdminShell title="Admin · Products">
             <div class="admin-head">
                 <h1>"Products and sales"</h1>
                 <A href="/admin/products/new" attr:class="button">"New product"</A>
             </div>
-            {move || match delete.value().get() {
-                Some(Err(e)) => Some(view! { <p class="alert alert-error" role="alert">{e.message}</p> }),
-                _ => None,
-            }}
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match products.await {
-                        Ok(list) => view! { <ProductTable list delete /> }.into_any(),
+                        Ok(list) => view! { <ProductTable list /> }.into_any(),
                         Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
                     }
                 })}
@@ -34,7 +29,7 @@ pub fn AdminProductsPage() -> impl IntoView {
 }
 
 #[component]
-fn ProductTable(list: Vec<Product>, delete: ServerAction<DeleteProduct>) -> impl IntoView {
+fn ProductTable(list: Vec<Product>) -> impl IntoView {
     view! {
         <table class="orders" data-testid="admin-products">
             <thead>
@@ -60,10 +55,7 @@ fn ProductTable(list: Vec<Product>, delete: ServerAction<DeleteProduct>) -> impl
                                 <td class="actions">
                                     <a href=format!("/admin/dashboard/{id}")>"Dashboard"</a>
                                     <a href=format!("/admin/products/{id}/edit")>"Edit"</a>
-                                    <ActionForm action=delete attr:class="inline-form">
-                                        <input type="hidden" name="id" value=id />
-                                        <button type="submit" class="link-button">"Delete"</button>
-                                    </ActionForm>
+                                    <DeleteButton id />
                                 </td>
                             </tr>
                         }
@@ -71,6 +63,28 @@ fn ProductTable(list: Vec<Product>, delete: ServerAction<DeleteProduct>) -> impl
                     .collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// "Delete": the list is loaded again once the product is gone; a refusal (units still queued
+/// or leased) is shown beside the button.
+#[island]
+fn DeleteButton(id: i64) -> impl IntoView {
+    let delete = ServerAction::<DeleteProduct>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = delete.value().get() {
+            let _ = window().location().reload();
+        }
+    });
+    view! {
+        <ActionForm action=delete attr:class="inline-form">
+            <input type="hidden" name="id" value=id />
+            <button type="submit" class="link-button">"Delete"</button>
+        </ActionForm>
+        {move || match delete.value().get() {
+            Some(Err(e)) => Some(view! { <p class="alert alert-error" role="alert">{e.message}</p> }),
+            _ => None,
+        }}
     }
 }
 
@@ -106,13 +120,14 @@ pub fn AdminProductEditor() -> impl IntoView {
     }
 }
 
-#[component]
+#[island]
 fn ProductForm(product: Option<Product>) -> impl IntoView {
     let save = ServerAction::<SaveProduct>::new();
-    let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(p)) = save.value().get() {
-            navigate(&format!("/admin/dashboard/{}", p.id), Default::default());
+            let _ = window()
+                .location()
+                .set_href(&format!("/admin/dashboard/{}", p.id));
         }
     });
     let error = move || save.value().get().and_then(Result::err);
