@@ -18,8 +18,8 @@ pages=${PAGES:-18000}
 units=${UNITS:-2000}
 profile=${PROFILE:-release}
 case "$profile" in
-  release) build=(cargo build --release --workspace --bins); site=(cargo leptos build --release --frontend-only) ;;
-  debug) build=(cargo build --workspace --bins); site=(cargo leptos build --frontend-only) ;;
+  release) build=(cargo build --release --workspace --bins); site=(cargo leptos build --release --split --frontend-only) ;;
+  debug) build=(cargo build --workspace --bins); site=(cargo leptos build --split --frontend-only) ;;
   *) echo "PROFILE must be release or debug, not $profile" >&2; exit 2 ;;
 esac
 bin="target/$profile"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and serves the app (debug build) with the embedded defaults: a SQLite file under data/
 # and an in-process queue; the server seeds demo products and accounts into an empty database.
-# Extra arguments go to `cargo leptos serve`. Set LEPTOS_SITE_ADDR to listen elsewhere.
+# Extra arguments go to `cargo leptos serve --split`. Set LEPTOS_SITE_ADDR to listen elsewhere.
 set -euo pipefail
 # shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -21,4 +21,5 @@ echo
 echo "Flash Sale will be at http://$addr (demo shopper: alice / alice-demo-pass, admin: admin / admin-demo-pass)"
 echo "(the first build takes a few minutes; stop the server with Ctrl-C)"
 echo
-exec cargo leptos serve "$@"
+# --split: the islands of the pages a shopper never sees load only where they are used.
+exec cargo leptos serve --split "$@"

@@ -85,7 +85,7 @@ end_to_end() {
   mkdir -p data
   rm -f data/e2e.db data/e2e.db-*
   rm -rf end2end/test-results
-  cargo leptos build --frontend-only
+  cargo leptos build --split --frontend-only
   cargo build --workspace --bins
   local secret pid rc=0
   secret="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"

@@ -29,7 +29,7 @@ use pages::{
     products::ProductsPage,
 };
 
-/// The version of the site's files under `/pkg`, for their links (`None`: they may change).
+/// The version of the site's files under `/pkg`, for their paths (`None`: they may change).
 #[derive(Clone, Debug, Default)]
 pub struct AssetVersion(pub Option<String>);
 
@@ -51,15 +51,16 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Leptos's `HydrationScripts` in islands mode, with the files' version in each link: a versioned
+/// Leptos's `HydrationScripts` in islands mode, with the files' version in each path: a versioned
 /// file is kept by browsers and caches for good, so a crowd loads the Wasm once per browser.
 #[component]
 fn SiteFiles(options: LeptosOptions) -> impl IntoView {
-    let v = use_context::<AssetVersion>()
-        .and_then(|a| a.0)
-        .map(|v| format!("?v={v}"))
-        .unwrap_or_default();
-    let base = format!("/{}/{}", options.site_pkg_dir, options.output_name);
+    // Versioned files live under `/pkg/v/<version>/`, and so does what they import by relative URL.
+    let dir = match use_context::<AssetVersion>().and_then(|a| a.0) {
+        Some(v) => format!("/{}/v/{v}", options.site_pkg_dir),
+        None => format!("/{}", options.site_pkg_dir),
+    };
+    let base = format!("{dir}/{}", options.output_name);
     // cargo-leptos names the Wasm `<name>.wasm` when it sets LEPTOS_OUTPUT_NAME for the build
     // (.cargo/config.toml does), else wasm-bindgen's `<name>_bg.wasm`.
     let bg = if option_env!("LEPTOS_OUTPUT_NAME").is_some() {
@@ -68,14 +69,17 @@ fn SiteFiles(options: LeptosOptions) -> impl IntoView {
         "_bg"
     };
     let (js, wasm, css) = (
-        format!("{base}.js{v}"),
-        format!("{base}{bg}.wasm{v}"),
-        format!("{base}.css{v}"),
+        format!("{base}.js"),
+        format!("{base}{bg}.wasm"),
+        format!("{base}.css"),
     );
+    // The loader of the lazy islands (`cargo leptos … --split`), which the JS imports.
+    let split = format!("{dir}/__wasm_split.______________________.js");
     // The text of a `<script>` is not escaped: the names are Rust-quoted paths.
     let start = format!("{}({js:?}, {wasm:?});", include_str!("islands.js"));
     view! {
         <link rel="modulepreload" href=js />
+        <link rel="modulepreload" href=split />
         <link rel="preload" href=wasm r#as="fetch" r#type="application/wasm" crossorigin="" />
         <link rel="stylesheet" id="leptos" href=css />
         <script type="module">{start}</script>

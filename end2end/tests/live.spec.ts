@@ -103,6 +103,8 @@ test('live: a visitor sees the product page; "Log in to buy" comes back after th
   const name = await registerUser(page);
   const href = await productPath(page, PRODUCT);
   await page.getByRole('banner').getByRole('button', { name: 'Log out', exact: true }).click();
+  // Logging out loads the home page anew: let it land before going elsewhere.
+  await expect(page.getByRole('banner').getByRole('link', { name: 'Log in', exact: true })).toBeVisible();
   const response = await page.goto(href);
   expect(response?.status()).toBe(200);
   expect(response?.headers()['cache-control']).toBe('public, max-age=2');

@@ -35,6 +35,17 @@ test('static assets are served (favicon, stylesheet, product images)', async ({ 
   expect(cssHref).toBeTruthy();
   expect((await request.get(cssHref!)).status()).toBe(200);
 
+  // The Wasm, its JS and the lazy islands' loader sit under one versioned folder: kept for good,
+  // and served compressed.
+  const wasm = await page.locator('link[rel="preload"][as="fetch"]').getAttribute('href');
+  expect(wasm).toMatch(/^\/pkg\/v\/[0-9a-f]+\/flash-sale\.wasm$/);
+  const got = await request.get(wasm!, { headers: { 'accept-encoding': 'gzip' } });
+  expect(got.status()).toBe(200);
+  expect(got.headers()['cache-control']).toBe('public, max-age=31536000, immutable');
+  expect(got.headers()['content-encoding']).toBe('gzip');
+  const loader = wasm!.replace('flash-sale.wasm', '__wasm_split.______________________.js');
+  expect((await request.get(loader)).status()).toBe(200);
+
   const img = await request.get('/img/keyboard.svg');
   expect(img.status()).toBe(200);
 });

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 /// "Opens in 04:59" and so on; reloads the page when the moment arrives so that the server
 /// decides what comes next (the sale page or the access-denied page).
-#[island]
+#[island(lazy)]
 pub fn Countdown(label: String, target: i64, server_time: i64) -> impl IntoView {
     let now = use_ticking_clock(server_time, 250);
     let left = move || target - now.get();

@@ -52,7 +52,7 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
-#[island]
+#[island(lazy)]
 fn LoginForm(next: String) -> impl IntoView {
     let action = ServerAction::<Login>::new();
     after_login(action, next);
@@ -79,7 +79,7 @@ pub fn RegisterPage() -> impl IntoView {
     }
 }
 
-#[island]
+#[island(lazy)]
 fn RegisterForm(next: String) -> impl IntoView {
     let action = ServerAction::<Register>::new();
     after_login(action, next);

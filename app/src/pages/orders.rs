@@ -89,7 +89,7 @@ fn OrderRow(order: Order) -> impl IntoView {
 
 /// A reserved order's time left to pay, "Pay now" and "Cancel". The page is loaded again once the
 /// order has changed (cancelled, or its deadline passed: the sweep releases it within a moment).
-#[island]
+#[island(lazy)]
 fn Payment(order_id: String, pays_in_ms: i64) -> impl IntoView {
     // Counts from this answer: 0 at render, the time since then after hydration.
     let since = use_ticking_clock(0, 250);

@@ -26,7 +26,7 @@ pub fn PayPage() -> impl IntoView {
     }
 }
 
-#[island]
+#[island(lazy)]
 fn PayPanel(order_id: String) -> impl IntoView {
     let step = RwSignal::new(Step::Choosing);
     let this = order_id.clone();

@@ -1,11 +1,14 @@
-//! `/pkg/*`: the site's Wasm, JS and CSS from memory, gzipped when the browser takes it; a link
-//! with the current version (`?v=…`) may be kept for good, any other is revalidated.
+//! `/pkg/*`: the site's Wasm, JS and CSS from memory, gzipped when the browser takes it. A link
+//! under the current version (`/pkg/v/<version>/<file>`) may be kept for good, any other is
+//! revalidated. The version is a folder, not a query, so that what the files import by relative
+//! URL (the lazy islands' loader and Wasm, the JS once more) is versioned too and is one module:
+//! `flash-sale.js?v=…` and the `./flash-sale.js` it is imported as would be two.
 
 use super::AppState;
 use crate::error::AppError;
 use app::model::ErrorCode;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,16 +21,11 @@ pub fn router() -> Router<AppState> {
 const FOREVER: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
-async fn pkg(
-    State(s): State<AppState>,
-    Path(file): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let Some(asset) = s.assets.get(&file).await else {
+async fn pkg(State(s): State<AppState>, Path(path): Path<String>, headers: HeaderMap) -> Response {
+    let (asked, file) = versioned_path(&path);
+    let Some(asset) = s.assets.get(file).await else {
         return AppError::code(ErrorCode::NotFound, "no such file").into_response();
     };
-    let asked = query.as_deref().and_then(|q| q.strip_prefix("v="));
     let versioned = s.assets.version().is_some_and(|v| asked == Some(v));
     let cache = if versioned { FOREVER } else { REVALIDATE };
     let etag = HeaderValue::from_str(&asset.etag).unwrap_or(HeaderValue::from_static("\"\""));
@@ -55,6 +53,13 @@ async fn pkg(
     resp
 }
 
+/// `v/<version>/<file>` → (the version, the file); any other path is a file of no version.
+fn versioned_path(path: &str) -> (Option<&str>, &str) {
+    path.strip_prefix("v/")
+        .and_then(|rest| rest.split_once('/'))
+        .map_or((None, path), |(v, file)| (Some(v), file))
+}
+
 /// Whether a comma-separated header lists `token` (`gzip;q=1.0` counts; `gzip;q=0` does not).
 fn header_has(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
     headers
@@ -72,6 +77,16 @@ fn header_has(headers: &HeaderMap, name: header::HeaderName, token: &str) -> boo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_is_the_first_folder() {
+        assert_eq!(
+            versioned_path("v/abc/flash-sale.js"),
+            (Some("abc"), "flash-sale.js")
+        );
+        assert_eq!(versioned_path("flash-sale.js"), (None, "flash-sale.js"));
+        assert_eq!(versioned_path("v/flash-sale.js"), (None, "v/flash-sale.js"));
+    }
 
     #[test]
     fn tokens_in_headers() {

@@ -35,6 +35,14 @@ impl Assets {
     /// The files of `dir`; `changing` when a watcher rebuilds them under the running server.
     pub fn new(dir: PathBuf, changing: bool) -> Self {
         let version = if changing { None } else { version_of(&dir) };
+        if !split(&dir) {
+            tracing::error!(
+                dir = %dir.display(),
+                "the site was built without `--split`: its Wasm imports the lazy islands' loader, \
+                 which is missing, so no page will be interactive; build it with \
+                 `cargo leptos build --split` (scripts/run.sh does)"
+            );
+        }
         Assets(Arc::new(Inner {
             dir,
             version,
@@ -130,6 +138,19 @@ fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
     z.finish().ok()
 }
 
+/// Whether the Wasm in `dir` (if any) was split by `cargo leptos … --split`: the lazy islands
+/// (the pages a shopper never sees) are loaded by `__wasm_split.*.js`, which only a split writes.
+fn split(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return true;
+    };
+    let names: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    let has = |f: fn(&str) -> bool| names.iter().any(|n| f(n));
+    !has(|n| n.ends_with(".wasm")) || has(|n| n.starts_with("__wasm_split."))
+}
+
 /// A hash of the directory's files (names and bytes, not its subdirectories).
 fn version_of(dir: &Path) -> Option<String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -177,6 +198,18 @@ mod tests {
         let changing = Assets::new(dir.clone(), true);
         assert!(changing.version().is_none());
         assert_eq!(&changing.get("app.js").await.unwrap().bytes[..], b"changed");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_site_is_split_when_its_wasm_has_the_loader() {
+        let dir = std::env::temp_dir().join(format!("flash-split-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(split(&dir), "no Wasm yet: nothing to say");
+        std::fs::write(dir.join("flash-sale.wasm"), b"\0asm").unwrap();
+        assert!(!split(&dir));
+        std::fs::write(dir.join("__wasm_split.______________________.js"), "").unwrap();
+        assert!(split(&dir));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -60,7 +60,7 @@ where
 }
 
 /// "Blacklist" and "Log out everywhere".
-#[island]
+#[island(lazy)]
 fn BlacklistForms() -> impl IntoView {
     let add = ServerAction::<BlacklistAdd>::new();
     reload_on_success(add);
@@ -97,7 +97,7 @@ fn BlacklistForms() -> impl IntoView {
     }
 }
 
-#[island]
+#[island(lazy)]
 fn RemoveButton(user_id: i64) -> impl IntoView {
     let remove = ServerAction::<BlacklistRemove>::new();
     reload_on_success(remove);

@@ -37,7 +37,7 @@ pub fn AdminDashboardPage() -> impl IntoView {
 }
 
 /// Refreshed every second in the browser.
-#[island]
+#[island(lazy)]
 fn Live(initial: Dashboard) -> impl IntoView {
     let id = initial.product_id;
     let data = RwSignal::new(initial);

@@ -68,7 +68,7 @@ fn ProductTable(list: Vec<Product>) -> impl IntoView {
 
 /// "Delete": the list is loaded again once the product is gone; a refusal (units still queued
 /// or leased) is shown beside the button.
-#[island]
+#[island(lazy)]
 fn DeleteButton(id: i64) -> impl IntoView {
     let delete = ServerAction::<DeleteProduct>::new();
     Effect::new(move |_| {
@@ -120,7 +120,7 @@ pub fn AdminProductEditor() -> impl IntoView {
     }
 }
 
-#[island]
+#[island(lazy)]
 fn ProductForm(product: Option<Product>) -> impl IntoView {
     let save = ServerAction::<SaveProduct>::new();
     Effect::new(move |_| {
