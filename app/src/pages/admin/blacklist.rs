@@ -1,4 +1,4 @@
-use super::{field_error, AdminShell};
+use super::{field_error, reload_on_success, AdminShell};
 use crate::api::{blacklist, BlacklistAdd, BlacklistRemove, RevokeLogins};
 use crate::pages::not_found::ErrorPanel;
 use crate::time::format_utc;
@@ -43,20 +43,6 @@ pub fn AdminBlacklistPage() -> impl IntoView {
             </Transition>
         </AdminShell>
     }
-}
-
-/// Loads the page again once `action` has succeeded: the list below is the server's.
-fn reload_on_success<A>(action: ServerAction<A>)
-where
-    A: leptos::server_fn::ServerFn + Clone + Send + Sync + 'static,
-    A::Output: Send + Sync + 'static,
-    A::Error: Send + Sync + 'static,
-{
-    Effect::new(move |_| {
-        if action.value().with(|v| matches!(v, Some(Ok(_)))) {
-            let _ = window().location().reload();
-        }
-    });
 }
 
 /// "Blacklist" and "Log out everywhere".

@@ -69,3 +69,17 @@ pub fn field_error(error: Option<crate::model::ApiError>, field: &'static str) -
             .map(|f| f.message)
     })
 }
+
+/// Loads the page again once `action` has succeeded: the list below is the server's.
+pub fn reload_on_success<A>(action: ServerAction<A>)
+where
+    A: leptos::server_fn::ServerFn + Clone + Send + Sync + 'static,
+    A::Output: Send + Sync + 'static,
+    A::Error: Send + Sync + 'static,
+{
+    Effect::new(move |_| {
+        if action.value().with(|v| matches!(v, Some(Ok(_)))) {
+            let _ = window().location().reload();
+        }
+    });
+}

@@ -1,4 +1,4 @@
-use super::{field_error, AdminShell};
+use super::{field_error, reload_on_success, AdminShell};
 use crate::api::{admin_products, get_product, DeleteProduct, SaveProduct};
 use crate::model::{ApiError, Product};
 use crate::pages::not_found::ErrorPanel;
@@ -71,11 +71,7 @@ fn ProductTable(list: Vec<Product>) -> impl IntoView {
 #[island(lazy)]
 fn DeleteButton(id: i64) -> impl IntoView {
     let delete = ServerAction::<DeleteProduct>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = delete.value().get() {
-            let _ = window().location().reload();
-        }
-    });
+    reload_on_success(delete);
     view! {
         <ActionForm action=delete attr:class="inline-form">
             <input type="hidden" name="id" value=id />
