@@ -9,8 +9,9 @@ use std::collections::HashMap;
 /// configuration in use: the `USER_HZ` the ABI fixes).
 const TICKS_PER_SECOND: u64 = 100;
 
-/// CPU ticks so far per matching process.
-pub struct Snapshot(HashMap<u32, (String, u64)>);
+/// CPU ticks so far per matching process: its name, its role (`server`'s first argument:
+/// serve, node, stock, consumer) and its ticks.
+pub struct Snapshot(HashMap<u32, (String, String, u64)>);
 
 pub fn snapshot(names: &[String]) -> Snapshot {
     let mut found = HashMap::new();
@@ -30,7 +31,8 @@ pub fn snapshot(names: &[String]) -> Snapshot {
         };
         if let Some((comm, ticks)) = parse_stat(&stat) {
             if names.iter().any(|n| n == comm) {
-                found.insert(pid, (comm.to_string(), ticks));
+                let role = role_of(pid, comm);
+                found.insert(pid, (comm.to_string(), role, ticks));
             }
         }
     }
@@ -50,16 +52,37 @@ fn parse_stat(stat: &str) -> Option<(&str, u64)> {
     Some((comm, utime + stime))
 }
 
+/// A `server` process's role ("server node"); other processes go by their name alone.
+fn role_of(pid: u32, comm: &str) -> String {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    match cmdline.split(|b| *b == 0).nth(1) {
+        Some(arg) if comm == "server" && !arg.is_empty() => {
+            format!("{comm} {}", String::from_utf8_lossy(arg))
+        }
+        _ => comm.to_string(),
+    }
+}
+
 /// Microseconds of CPU per command name between two snapshots; a process started in between
 /// counts from zero, one that ended in between is missed (none should, during a sale).
 pub fn used_us(before: &Snapshot, after: &Snapshot) -> HashMap<String, u64> {
-    let mut by_name: HashMap<String, u64> = HashMap::new();
-    for (pid, (name, ticks)) in &after.0 {
-        let earlier = before.0.get(pid).map_or(0, |(_, t)| *t);
+    used_by(before, after, false)
+}
+
+/// The same, with each `server` process under its role: where a cluster's CPU goes.
+pub fn used_us_by_role(before: &Snapshot, after: &Snapshot) -> HashMap<String, u64> {
+    used_by(before, after, true)
+}
+
+fn used_by(before: &Snapshot, after: &Snapshot, by_role: bool) -> HashMap<String, u64> {
+    let mut by: HashMap<String, u64> = HashMap::new();
+    for (pid, (name, role, ticks)) in &after.0 {
+        let earlier = before.0.get(pid).map_or(0, |(_, _, t)| *t);
         let us = ticks.saturating_sub(earlier) * 1_000_000 / TICKS_PER_SECOND;
-        *by_name.entry(name.clone()).or_default() += us;
+        let key = if by_role { role } else { name };
+        *by.entry(key.clone()).or_default() += us;
     }
-    by_name
+    by
 }
 
 #[cfg(test)]

@@ -118,6 +118,7 @@ async fn main() -> anyhow::Result<()> {
     let missing = passes.iter().filter(|p| p.is_none()).count();
     let requests = crowd.purchase_requests(&shoppers, passes);
 
+    eprintln!("{} passes ready: the purchases start", requests.len());
     let cpu_before = cpu::snapshot(&a.cpu_of);
     let start = Instant::now();
     let (watcher, expect) = report::watch_commits(&db, product, start);
@@ -136,7 +137,8 @@ async fn main() -> anyhow::Result<()> {
     let last_answer = last_of(&|_| true);
     expect.store(accepted, std::sync::atomic::Ordering::Relaxed);
     let commits = watcher.await?;
-    let cpu_used = cpu::used_us(&cpu_before, &cpu::snapshot(&a.cpu_of));
+    let cpu_after = cpu::snapshot(&a.cpu_of);
+    let cpu_used = cpu::used_us(&cpu_before, &cpu_after);
     let last_commit = report::last_commit(&commits);
     let books = report::books(&db, product).await?;
 
@@ -177,6 +179,7 @@ async fn main() -> anyhow::Result<()> {
     if !a.cpu_of.is_empty() {
         let total: u64 = cpu_used.values().sum();
         json["cpu_us_by_process"] = json!(cpu_used);
+        json["cpu_us_by_role"] = json!(cpu::used_us_by_role(&cpu_before, &cpu_after));
         json["cpu_per_unit_us"] =
             json!((total as f64 / books.orders.max(1) as f64 * 10.0).round() / 10.0);
     }

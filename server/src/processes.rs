@@ -29,7 +29,7 @@ impl StockOwner {
             anyhow::anyhow!("FLASH_INTERNAL_SECRET must be set: nodes authenticate with it")
         })?;
         let db = Db::connect(cfg.database_url()).await?;
-        let listener = TcpListener::bind(cfg.bind).await?;
+        let listener = crate::serve::listen(cfg.bind)?;
         let name = tenure_name("stock", listener.local_addr()?);
         let stock = Stock::start(db.clone(), cfg.stock_block, name, Source::Database).await?;
         let owner = Owner::new(stock.clone(), db.clone());

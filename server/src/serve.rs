@@ -17,6 +17,22 @@ use tower::Service;
 /// A client that has not sent a whole request head in this long is hung up on (slow-loris); a
 /// kept-alive connection waits for its next request as long.
 const HEAD_WITHIN: Duration = Duration::from_secs(30);
+/// Connections the kernel may hold before they are accepted (capped by `net.core.somaxconn`).
+/// `TcpListener::bind` asks for 128: a crowd's clicks overflowed it, and each dropped connection
+/// is tried again by the client a whole second later.
+const BACKLOG: u32 = 4096;
+
+/// The listening socket, with a backlog for a crowd.
+pub fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
 
 pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()>) {
     serve_with(listener, router, shutdown, HEAD_WITHIN).await
@@ -88,7 +104,7 @@ mod tests {
     async fn start(
         head_within: Duration,
     ) -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
         let router = Router::new().route(
             "/",

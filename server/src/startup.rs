@@ -87,7 +87,7 @@ impl Application {
         let (queue, queue_task, consumer) = start_queue(&cfg, &db, &metrics).await?;
         let catalog = Catalog::new(db.clone(), cfg.preview.as_millis() as i64);
         let blacklist = Blacklist::load(db.clone()).await?;
-        let listener = TcpListener::bind(cfg.bind).await?;
+        let listener = crate::serve::listen(cfg.bind)?;
         let stock = stock_control(&cfg, &db, listener.local_addr()?).await?;
         if cfg.amqp_url.is_none() {
             // No queue can hold orders of earlier runs: what dead tenures held and did not sell
@@ -255,7 +255,7 @@ async fn stock_control(cfg: &Config, db: &Db, at: SocketAddr) -> anyhow::Result<
     match cfg.cluster.internal_secret.as_ref() {
         Some(secret) if !owners.is_empty() => {
             let peers = Peers::new(owners, secret.expose_secret(), cfg.cluster.peer_timeout)?;
-            let owners = Owners::new(peers);
+            let owners = Owners::new(peers, cfg.batch_linger);
             let name = tenure_name("node", at);
             let source = Source::Owners(owners.clone());
             let stock = Stock::start(db.clone(), cfg.stock_block, name, source).await?;

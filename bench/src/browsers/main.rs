@@ -83,6 +83,10 @@ async fn part(a: PartArgs) -> anyhow::Result<()> {
         .local_address(a.local_ip)
         .connect_timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(64)
+        // reqwest probes an idle connection every 15 s: thousands of streams that heard the
+        // same news at once probed at once, and a burst past the loopback's backlog lost them
+        // all (three probes unanswered, ETIMEDOUT). A browser probes far less often.
+        .tcp_keepalive(None)
         .build()?;
     let ctx = Arc::new(Ctx {
         http,

@@ -161,11 +161,11 @@ async fn listen(ctx: Arc<Ctx>, cookie: String, heard: Arc<Heard>) {
         };
         let left = leave - now_ms();
         if left <= 0 {
-            break false;
+            break None;
         }
         let chunk = tokio::time::timeout(Duration::from_millis(left as u64), resp.chunk()).await;
         match chunk {
-            Err(_) => break false,
+            Err(_) => break None,
             Ok(Ok(Some(bytes))) => {
                 buf.push_str(&String::from_utf8_lossy(&bytes));
                 while let Some(end) = buf.find("\n\n") {
@@ -173,16 +173,31 @@ async fn listen(ctx: Arc<Ctx>, cookie: String, heard: Arc<Heard>) {
                     hear(&event, &heard);
                 }
             }
-            Ok(_) => break true,
+            Ok(Ok(None)) => break Some("closed".to_string()),
+            Ok(Err(e)) => break Some(lost_why(&e)),
         }
     };
     let mut seen = ctx.seen.lock().unwrap();
-    seen.streams_lost += u64::from(lost);
+    if let Some(why) = &lost {
+        seen.count("stream lost", why);
+    }
+    seen.streams_lost += u64::from(lost.is_some());
     let at = heard.sold_out_at.load(Ordering::Acquire);
     if at > 0 {
         seen.sold_out_seen_at.push(at);
     }
     seen.orders_told_on_stream += u64::from(heard.order.load(Ordering::Acquire) > 0);
+}
+
+/// Why a stream ended before the crowd left, in a word the report can count.
+fn lost_why(e: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    let mut last = String::from("error");
+    while let Some(err) = source {
+        last = err.to_string();
+        source = err.source();
+    }
+    last.split(':').next().unwrap_or("error").trim().to_string()
 }
 
 fn hear(event: &str, heard: &Heard) {

@@ -11,6 +11,9 @@ pub struct LiveConfig {
     /// An unchanged product is told again this often: the page knows its stream is alive, and
     /// proxies see traffic.
     pub heartbeat: Duration,
+    /// Writes a second (summed over open streams) that a mere change of the units left may
+    /// cost; "sold out" and phase changes are told at once whatever it says.
+    pub writes_per_sec: u64,
     /// Streams open at once in this process; beyond it pages poll (503).
     pub max_streams: usize,
     pub per_user: usize,
@@ -23,6 +26,7 @@ impl LiveConfig {
         Ok(LiveConfig {
             tick: millis(env, "FLASH_LIVE_TICK_MS", 250)?.max(Duration::from_millis(10)),
             heartbeat: millis(env, "FLASH_LIVE_HEARTBEAT_MS", 30_000)?,
+            writes_per_sec: parse(env, "FLASH_LIVE_WRITES_PER_SEC", 10_000)?,
             max_streams: parse(env, "FLASH_MAX_STREAMS", default_max_streams())?,
             per_user: parse(env, "FLASH_STREAMS_PER_USER", 8)?,
             per_address: parse(env, "FLASH_STREAMS_PER_ADDRESS", 64)?,
