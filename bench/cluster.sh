@@ -8,7 +8,7 @@
 #   CLUSTER_DB=flash_cluster          MariaDB database (recreated by start)
 #   FRESH=0                           keep the database and queue of an earlier start
 #   TOKIO_WORKER_THREADS=1            runtime threads per process
-#   FLASH_BATCH_LINGER_US=15000       how long a publish (and stock registration) batch gathers
+#   FLASH_BATCH_LINGER_US=15000       how long a publish batch gathers orders
 #   FLASH_RATE_LIMITS, FLASH_TEST_MODE, FLASH_CAPTCHA_TEST_ANSWER, ...: passed on to every process
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

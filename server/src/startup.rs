@@ -255,7 +255,7 @@ async fn stock_control(cfg: &Config, db: &Db, at: SocketAddr) -> anyhow::Result<
     match cfg.cluster.internal_secret.as_ref() {
         Some(secret) if !owners.is_empty() => {
             let peers = Peers::new(owners, secret.expose_secret(), cfg.cluster.peer_timeout)?;
-            let owners = Owners::new(peers, cfg.batch_linger);
+            let owners = Owners::new(peers);
             let name = tenure_name("node", at);
             let source = Source::Owners(owners.clone());
             let stock = Stock::start(db.clone(), cfg.stock_block, name, source).await?;

@@ -4,9 +4,7 @@
 //! registered, in batches, at the shopper's owner (`user % owners`), which remembers whose it is:
 //! a shopper's later purchase on another node, while the first order waits in the broker unseen,
 //! is then that order (see `owner.rs`). A unit whose order fails goes back to the node's memory
-//! only once that owner has let go of the order. Registrations gather as long as the node's
-//! publish batches do (`FLASH_BATCH_LINGER_US`): a call per few units was a tenth of a cluster's
-//! CPU per sold unit, on the node and the owner alike.
+//! only once that owner has let go of the order.
 
 use crate::services::peers::{PeerError, Peers};
 use crate::services::queue::gather;
@@ -86,13 +84,12 @@ pub struct Owners {
 }
 
 impl Owners {
-    /// Starts one registration batcher per owner (needs a runtime); each gathers a batch for up
-    /// to `linger`.
-    pub fn new(peers: Peers, linger: Duration) -> Self {
+    /// Starts one registration batcher per owner (needs a runtime).
+    pub fn new(peers: Peers) -> Self {
         let registrars = (0..peers.len())
             .map(|owner| {
                 let (tx, rx) = mpsc::channel(4 * REGISTER_BATCH);
-                tokio::spawn(register_batches(peers.clone(), owner, rx, linger));
+                tokio::spawn(register_batches(peers.clone(), owner, rx));
                 tx
             })
             .collect();
@@ -250,15 +247,10 @@ impl Owners {
 }
 
 /// One owner's registrations: what waits is sent together, a few calls at a time.
-async fn register_batches(
-    peers: Peers,
-    owner: usize,
-    mut rx: mpsc::Receiver<Job>,
-    linger: Duration,
-) {
+async fn register_batches(peers: Peers, owner: usize, mut rx: mpsc::Receiver<Job>) {
     let calls = Arc::new(Semaphore::new(REGISTER_CALLS));
     while let Some(first) = rx.recv().await {
-        let batch = gather(&mut rx, first, REGISTER_BATCH, linger).await;
+        let batch = gather(&mut rx, first, REGISTER_BATCH, Duration::ZERO).await;
         let Ok(permit) = calls.clone().acquire_owned().await else {
             return;
         };
