@@ -92,9 +92,9 @@ impl Live {
                 "the server is stopping",
             ));
         }
-        // The latest news of a watched product (at most a tick old), told at this moment; the
-        // first page of a product reads it. Not the cached row: it may be older than the news
-        // the ticker has sent, and the ticker sends only changes.
+        // The news the product's other pages last heard (its count spaced out as theirs is),
+        // told at this moment; the first page of a product reads it. Not the cached row: it may
+        // be older than the news the ticker has sent, and the ticker sends only changes.
         let latest = self.0.products.get(&product).map(|c| c.last);
         let now = match latest {
             Some(news) => LiveStock {
