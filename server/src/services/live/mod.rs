@@ -196,12 +196,11 @@ impl Inner {
 
     /// How long a mere change of the count waits after the last news: each news is a write per
     /// open page, and four a second to 18,000 pages were 72,000 writes a second in the middle
-    /// of the clicks, the CPU the captchas waited for. A page hears the count at least every
-    /// `tick` and at most `writes_per_sec` writes a second are spent on it.
+    /// of the clicks, the CPU the captchas waited for. So the count costs at most
+    /// `writes_per_sec` writes a second, is told no more often than each tick, and never
+    /// waits longer than a heartbeat.
     fn count_spacing_ms(&self) -> i64 {
-        let streams = self.open.load(Ordering::Acquire) as u64;
-        let spread = streams * 1000 / self.cfg.writes_per_sec.max(1);
-        (spread as i64).max(self.cfg.tick.as_millis() as i64)
+        spacing_ms(self.open.load(Ordering::Acquire), &self.cfg)
     }
 
     async fn tell_stored_orders(&self) {
@@ -261,6 +260,13 @@ async fn ticker(live: Weak<Inner>, every: std::time::Duration) {
     }
 }
 
+/// `count_spacing_ms` for this many open streams.
+fn spacing_ms(streams: usize, cfg: &LiveConfig) -> i64 {
+    let spread = (streams as u64 * 1000 / cfg.writes_per_sec.max(1)) as i64;
+    let (tick, heartbeat) = (cfg.tick.as_millis(), cfg.heartbeat.as_millis());
+    spread.min(heartbeat as i64).max(tick as i64)
+}
+
 /// Whether only the units left changed, neither running out nor coming back: the news that can
 /// wait a little (the phase, "sold out" and a new stock are told at the next tick).
 fn only_the_count(last: &LiveStock, news: &LiveStock) -> bool {
@@ -284,8 +290,29 @@ fn too_many(why: &str) -> AppError {
 
 #[cfg(test)]
 mod tests {
-    use super::only_the_count;
+    use super::{only_the_count, spacing_ms};
+    use crate::config::LiveConfig;
     use app::model::{LiveStock, SalePhase};
+    use std::time::Duration;
+
+    #[test]
+    fn the_count_costs_at_most_its_writes_a_second_within_a_tick_and_a_heartbeat() {
+        let cfg = LiveConfig {
+            tick: Duration::from_millis(250),
+            heartbeat: Duration::from_secs(30),
+            writes_per_sec: 10_000,
+            max_streams: 19_000,
+            per_user: 8,
+            per_address: 64,
+        };
+        assert_eq!(spacing_ms(10, &cfg), 250, "a few pages: every tick");
+        assert_eq!(spacing_ms(18_000, &cfg), 1_800);
+        assert_eq!(
+            spacing_ms(1_000_000, &cfg),
+            30_000,
+            "never past a heartbeat"
+        );
+    }
 
     fn news(stock_left: i64, phase: SalePhase) -> LiveStock {
         LiveStock {
