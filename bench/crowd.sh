@@ -39,6 +39,7 @@ backlog_was=$(sysctl -n net.core.netdev_max_backlog 2>/dev/null || echo "")
 want_backlog=$((pages * 2))
 if [ -n "$backlog_was" ] && [ "$backlog_was" -lt "$want_backlog" ] && [ "$(id -u)" = 0 ]; then
   sysctl -qw net.core.netdev_max_backlog="$want_backlog"
+  trap 'sysctl -qw net.core.netdev_max_backlog="$backlog_was"' EXIT
 else
   backlog_was=""
 fi
